@@ -23,9 +23,10 @@ def hostname(url: str) -> str:
 def django_schema_name(host: str) -> str:
     """Schema of a Django multitenant service: the hostname with `.` and `-` turned into `_`.
 
-    PostgreSQL silently truncates identifiers to 63 bytes, so a longer name is looked up truncated.
+    Names over 63 characters are shortened like w.c.s. database names (hobo's hostname2schema; this
+    is unconfirmed in publik-reference.md, so an environment can name the schema explicitly).
     """
-    return host.replace(".", "_").replace("-", "_")[:POSTGRES_MAX_IDENTIFIER]
+    return normalize_database_name(host.replace(".", "_").replace("-", "_"))
 
 
 def wcs_instance_path(base_url: str) -> str:
