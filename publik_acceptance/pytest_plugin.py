@@ -1,0 +1,117 @@
+"""The pytest front door: options, the Plan, phase order and parametrisation over Targets.
+
+Bad input (environment, recipe) ends the run with pytest's usage-error exit code 4 and one line
+naming the file and key. Phases run in deployment order whatever the file order.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from .errors import ConfigError
+from .plan import Plan, Target, load_plan
+
+PHASES = ("preflight", "deploy", "postdeploy")
+PLAN_KEY = pytest.StashKey[Plan]()
+SUITE_DIR = Path(__file__).resolve().parent.parent / "tests"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("publik", "Publik deployment acceptance")
+    group.addoption("--env", dest="publik_env", metavar="NAME_OR_PATH",
+                    help="environment: NAME means environments/NAME.yml, or a path to a YAML file")
+    group.addoption("--phase", dest="publik_phase", default="preflight",
+                    choices=(*PHASES, "all"), help="which phase(s) to run (default: preflight)")
+    group.addoption("--ticket", dest="publik_ticket", metavar="REF", help="change ticket reference for the report")
+    group.addoption("--yes", dest="publik_yes", action="store_true",
+                    help="confirm the cook on a protected platform without asking")
+    group.addoption("--dry-run", dest="publik_dry_run", action="store_true",
+                    help="run everything but the cook; show what would be uploaded and run")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for phase in PHASES:
+        config.addinivalue_line("markers", f"{phase}: test of the {phase} phase (set from the directory)")
+    config.addinivalue_line("markers", "services(*kinds): run only for Targets of these service kinds")
+    name = config.getoption("publik_env")
+    if name:
+        try:
+            config.stash[PLAN_KEY] = load_plan(name)
+        except ConfigError as exc:
+            raise pytest.UsageError(str(exc)) from None
+    elif _runs_suite(config):
+        get_plan(config)
+
+
+def _runs_suite(config: pytest.Config) -> bool:
+    """Whether the invocation collects anything under tests/ (which needs --env)."""
+    base = config.invocation_params.dir
+    for arg in config.args:
+        path = (base / arg.split("::")[0]).resolve()
+        if path == SUITE_DIR or SUITE_DIR in path.parents or path in SUITE_DIR.parents:
+            return True
+    return False
+
+
+def get_plan(config: pytest.Config) -> Plan:
+    try:
+        return config.stash[PLAN_KEY]
+    except KeyError:
+        raise pytest.UsageError("the suite needs an environment: pytest --env NAME_OR_PATH "
+                                "(NAME means environments/NAME.yml)") from None
+
+
+def selected_phases(config: pytest.Config) -> tuple[str, ...]:
+    phase = config.getoption("publik_phase")
+    return PHASES if phase == "all" else (phase,)
+
+
+def phase_of(path: Path) -> str | None:
+    try:
+        relative = path.resolve().relative_to(SUITE_DIR)
+    except ValueError:
+        return None
+    return relative.parts[0] if relative.parts and relative.parts[0] in PHASES else None
+
+
+def _targets_for(metafunc: pytest.Metafunc, plan: Plan) -> list[Target]:
+    marker = metafunc.definition.get_closest_marker("services")
+    kinds = set(marker.args) if marker else None
+    return sorted((t for t in plan.targets if kinds is None or t.kind in kinds), key=lambda t: t.id)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if phase_of(Path(str(metafunc.definition.path))) is None:
+        return
+    plan = get_plan(metafunc.config)
+    if "target" in metafunc.fixturenames:
+        targets = _targets_for(metafunc, plan)
+        metafunc.parametrize("target", targets, ids=[t.id for t in targets])
+    if "instance" in metafunc.fixturenames:
+        names = [i.name for i in plan.environment.instances]
+        metafunc.parametrize("instance", names, ids=names)
+
+
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Keep the selected phases, in deployment order; mark each item with its phase."""
+    wanted = selected_phases(config)
+    order = {phase: i for i, phase in enumerate(PHASES)}
+    kept, deselected = [], []
+    for item in items:
+        phase = phase_of(Path(str(item.path)))
+        if phase is None:
+            kept.append(item)
+            continue
+        item.add_marker(getattr(pytest.mark, phase))
+        (kept if phase in wanted else deselected).append(item)
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+    kept.sort(key=lambda item: order.get(phase_of(Path(str(item.path))) or "", -1))
+    items[:] = kept
+
+
+@pytest.fixture(scope="session")
+def plan(pytestconfig: pytest.Config) -> Plan:
+    return get_plan(pytestconfig)

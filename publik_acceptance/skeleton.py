@@ -1,0 +1,183 @@
+"""The w.c.s. skeleton `modele.zip`: build it from templates, and inspect one found on a server.
+
+The zip holds `config.json` and `site-options.cfg` at its root (publik-reference.md §6). It carries
+database passwords, so it is a secret file: written 0600 locally, never shown in a report.
+"""
+
+from __future__ import annotations
+
+import configparser
+import io
+import json
+import string
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .environment import Environment, SkeletonSettings
+from .errors import ConfigError
+
+CONFIG_JSON = "config.json"
+SITE_OPTIONS = "site-options.cfg"
+REQUIRED_CREATEDB_KEYS = ("database", "user")
+
+
+def skeleton_values(settings: SkeletonSettings, database_template: str) -> dict[str, Any]:
+    """Template values; secrets are resolved here (and so registered for redaction)."""
+    createdb, runtime = settings.createdb, settings.runtime
+    return {
+        "createdb_database": createdb.database or "postgres",
+        "createdb_host": createdb.host,
+        "createdb_port": createdb.port,
+        "createdb_user": createdb.user,
+        "createdb_password": createdb.password.resolve() if createdb.password else None,
+        "database_template": database_template,
+        "db_host": runtime.host,
+        "db_port": runtime.port,
+        "db_user": runtime.user,
+        "db_password": runtime.password.resolve() if runtime.password else None,
+        "homepage_redirect_url": settings.homepage_redirect_url,
+        "language": settings.language,
+        "error_email": settings.error_email,
+        "from_email": settings.from_email,
+    }
+
+
+def _fill(value: Any, values: dict[str, Any], origin: Path, key: str) -> Any:
+    """Substitute `${name}`; a value that is exactly one placeholder keeps its type, None drops it."""
+    if isinstance(value, dict):
+        filled = {k: _fill(v, values, origin, f"{key}.{k}" if key else k) for k, v in value.items()}
+        return {k: v for k, v in filled.items() if v is not None and v != {}}
+    if isinstance(value, list):
+        return [_fill(v, values, origin, f"{key}[{i}]") for i, v in enumerate(value)]
+    if isinstance(value, str):
+        template = string.Template(value)
+        names = template.get_identifiers()
+        if len(names) == 1 and value.strip() in (f"${{{names[0]}}}", f"${names[0]}"):
+            if names[0] not in values:
+                raise ConfigError(origin, key, f"unknown placeholder ${{{names[0]}}}")
+            return values[names[0]]
+        try:
+            return template.substitute({k: "" if v is None else v for k, v in values.items()})
+        except KeyError as exc:
+            raise ConfigError(origin, key, f"unknown placeholder ${{{exc.args[0]}}}") from None
+    return value
+
+
+def render_skeleton(settings: SkeletonSettings, database_template: str) -> bytes:
+    """Build modele.zip from the template directory `settings.source`."""
+    source = settings.source
+    config_template = source / CONFIG_JSON
+    try:
+        template = json.loads(config_template.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(config_template, "", "skeleton template not found") from None
+    except json.JSONDecodeError as exc:
+        raise ConfigError(config_template, f"line {exc.lineno}", f"invalid JSON: {exc.msg}") from None
+    config = _fill(template, skeleton_values(settings, database_template), config_template, "")
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(CONFIG_JSON, json.dumps(config, indent=2, ensure_ascii=False) + "\n")
+        options = source / SITE_OPTIONS
+        if options.is_file():
+            archive.writestr(SITE_OPTIONS, options.read_text(encoding="utf-8"))
+    return buffer.getvalue()
+
+
+def render_for_environment(env: Environment) -> bytes:
+    if env.wcs.skeleton_file is not None:
+        return env.wcs.skeleton_file.read_bytes()
+    if env.wcs.skeleton is None:
+        raise ConfigError(env.file, "wcs.skeleton", "no skeleton to render (give wcs.skeleton or wcs.skeleton_file)")
+    return render_skeleton(env.wcs.skeleton, env.wcs.database_template)
+
+
+@dataclass
+class SkeletonReport:
+    """What a skeleton zip holds, and what is wrong with it (empty `problems` means usable)."""
+
+    members: list[str] = field(default_factory=list)
+    config: dict[str, Any] = field(default_factory=dict)
+    site_options: dict[str, dict[str, str]] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def database_template(self) -> str | None:
+        return self.config.get("postgresql", {}).get("database-template-name")
+
+    @property
+    def createdb_params(self) -> dict[str, Any]:
+        return self.config.get("postgresql", {}).get("createdb-connection-params") or {}
+
+    @property
+    def homepage_redirect_url(self) -> str | None:
+        return self.config.get("misc", {}).get("homepage-redirect-url")
+
+    def summary(self) -> dict[str, Any]:
+        """Evidence fit for a report: structure only, never values of the database parameters."""
+        return {
+            "members": self.members,
+            "config_sections": sorted(self.config),
+            "createdb_keys": sorted(self.createdb_params),
+            "database_template": self.database_template,
+            "homepage_redirect_url": self.homepage_redirect_url,
+            "site_options_sections": sorted(self.site_options),
+            "problems": self.problems,
+        }
+
+
+def inspect_skeleton(data: bytes) -> SkeletonReport:
+    report = SkeletonReport()
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile:
+        report.problems.append(f"not a valid zip file ({len(data)} bytes)")
+        return report
+    with archive:
+        report.members = sorted(archive.namelist())
+        if CONFIG_JSON not in report.members:
+            report.problems.append("config.json is missing at the zip root")
+        else:
+            _inspect_config(archive.read(CONFIG_JSON), report)
+        if SITE_OPTIONS not in report.members:
+            report.problems.append("site-options.cfg is missing at the zip root")
+        else:
+            _inspect_site_options(archive.read(SITE_OPTIONS), report)
+    return report
+
+
+def _inspect_config(raw: bytes, report: SkeletonReport) -> None:
+    try:
+        config = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        report.problems.append(f"config.json is not valid JSON: {exc}")
+        return
+    if not isinstance(config, dict):
+        report.problems.append("config.json is not a JSON object")
+        return
+    report.config = config
+    postgresql = config.get("postgresql")
+    if not isinstance(postgresql, dict):
+        report.problems.append("config.json has no 'postgresql' section: w.c.s. would create no database")
+        return
+    createdb = postgresql.get("createdb-connection-params")
+    if not isinstance(createdb, dict):
+        report.problems.append("config.json lacks postgresql.createdb-connection-params")
+    else:
+        for key in REQUIRED_CREATEDB_KEYS:
+            if not createdb.get(key):
+                report.problems.append(f"config.json lacks postgresql.createdb-connection-params.{key}")
+    template = postgresql.get("database-template-name")
+    if not isinstance(template, str) or "%s" not in template:
+        report.problems.append("config.json lacks postgresql.database-template-name with a %s")
+
+
+def _inspect_site_options(raw: bytes, report: SkeletonReport) -> None:
+    parser = configparser.ConfigParser(interpolation=None)
+    try:
+        parser.read_string(raw.decode("utf-8"))
+    except (UnicodeDecodeError, configparser.Error) as exc:
+        report.problems.append(f"site-options.cfg does not parse: {str(exc).splitlines()[0]}")
+        return
+    report.site_options = {section: dict(parser[section]) for section in parser.sections()}
