@@ -1,0 +1,26 @@
+"""The sandbox: a local Publik-like platform made of real servers on loopback addresses.
+
+    from publik_acceptance.sandbox import Sandbox
+    sb = Sandbox(state_dir="/tmp/publik-sandbox", instances=1)
+    sb.up(faults=["tls-expired:authentic"])
+    sb.status(); sb.cook_invocations(); sb.env_file
+    sb.down()
+
+The same through invoke: `inv sandbox.up|down|status|faults` (publik_acceptance/sandbox/tasks.py).
+"""
+
+from .config import DEFAULT_STATE_DIR, Network, SandboxConfig, StatePaths
+from .faults import CATALOGUE, Fault, FaultError
+from .lifecycle import Sandbox, SandboxError
+
+__all__ = [
+    "CATALOGUE",
+    "DEFAULT_STATE_DIR",
+    "Fault",
+    "FaultError",
+    "Network",
+    "Sandbox",
+    "SandboxConfig",
+    "SandboxError",
+    "StatePaths",
+]
