@@ -12,9 +12,13 @@ import pytest
 
 from .errors import ConfigError
 from .plan import Plan, Target, load_plan
+from .preflight import PreflightEvidence
+from .probes.remote import SshPool
+from .probing import Prober
 
 PHASES = ("preflight", "deploy", "postdeploy")
 PLAN_KEY = pytest.StashKey[Plan]()
+SESSION_KEY = pytest.StashKey["RunContext"]()
 SUITE_DIR = Path(__file__).resolve().parent.parent / "tests"
 
 
@@ -36,6 +40,11 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("markers", f"{phase}: test of the {phase} phase (set from the directory)")
     config.addinivalue_line("markers", "services(*kinds): run only for Targets of these service kinds")
     name = config.getoption("publik_env")
+    if name and config.rootpath != SUITE_DIR.parent and _split_env_option(config):
+        raise pytest.UsageError(
+            f"--env {name}: write --env={name} (with '='), or use a path inside {SUITE_DIR.parent}; "
+            "pytest reads a separate path argument before it knows --env and picks the wrong root directory"
+        )
     if name:
         try:
             config.stash[PLAN_KEY] = load_plan(name)
@@ -43,6 +52,11 @@ def pytest_configure(config: pytest.Config) -> None:
             raise pytest.UsageError(str(exc)) from None
     elif _runs_suite(config):
         get_plan(config)
+
+
+def _split_env_option(config: pytest.Config) -> bool:
+    args = list(config.invocation_params.args)
+    return any(arg == "--env" for arg in args)
 
 
 def _runs_suite(config: pytest.Config) -> bool:
@@ -82,16 +96,56 @@ def _targets_for(metafunc: pytest.Metafunc, plan: Plan) -> list[Target]:
     return sorted((t for t in plan.targets if kinds is None or t.kind in kinds), key=lambda t: t.id)
 
 
+class RunContext:
+    """Connections and evidence shared by the whole run: one SSH connection per server, one pool."""
+
+    def __init__(self, plan: Plan) -> None:
+        self.plan = plan
+        self.pool = SshPool(plan.environment)
+        self.prober = Prober(plan.environment)
+        self.preflight = PreflightEvidence(plan, self.pool, self.prober)
+
+    def close(self) -> None:
+        self.prober.close()
+        self.pool.close()
+
+
+def run_context(config: pytest.Config) -> RunContext:
+    if SESSION_KEY not in config.stash:
+        config.stash[SESSION_KEY] = RunContext(get_plan(config))
+    return config.stash[SESSION_KEY]
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if SESSION_KEY in config.stash:
+        config.stash[SESSION_KEY].close()
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    if phase_of(Path(str(metafunc.definition.path))) is None:
+    phase = phase_of(Path(str(metafunc.definition.path)))
+    if phase is None:
         return
     plan = get_plan(metafunc.config)
-    if "target" in metafunc.fixturenames:
+    names = metafunc.fixturenames
+    if "target" in names:
         targets = _targets_for(metafunc, plan)
         metafunc.parametrize("target", targets, ids=[t.id for t in targets])
-    if "instance" in metafunc.fixturenames:
-        names = [i.name for i in plan.environment.instances]
-        metafunc.parametrize("instance", names, ids=names)
+    if "frontend" in names:
+        if phase in selected_phases(metafunc.config):
+            evidence = run_context(metafunc.config).preflight  # DNS now: addresses become test ids
+            frontends = [f for t in _targets_for(metafunc, plan) for f in evidence.frontends_of(t)]
+        else:
+            frontends = []
+        metafunc.parametrize("frontend", frontends, ids=[f.id for f in frontends])
+    if "instance" in names:
+        instances = [i.name for i in plan.environment.instances]
+        metafunc.parametrize("instance", instances, ids=instances)
+    if "django_database" in names:
+        pairs = sorted({(t.kind, t.database) for t in plan.targets if t.schema})
+        metafunc.parametrize("django_database", pairs, ids=[f"{k}|{db}" for k, db in pairs])
+    if "server_role" in names:
+        roles = sorted(plan.environment.servers)
+        metafunc.parametrize("server_role", roles, ids=[f"{r}|{plan.environment.servers[r].label}" for r in roles])
 
 
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -115,3 +169,13 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
 @pytest.fixture(scope="session")
 def plan(pytestconfig: pytest.Config) -> Plan:
     return get_plan(pytestconfig)
+
+
+@pytest.fixture(scope="session")
+def run(pytestconfig: pytest.Config) -> RunContext:
+    return run_context(pytestconfig)
+
+
+@pytest.fixture(scope="session")
+def preflight(run: RunContext) -> PreflightEvidence:
+    return run.preflight

@@ -17,6 +17,7 @@ from typing import Any
 
 from .environment import Environment, SkeletonSettings
 from .errors import ConfigError
+from .secrets import REGISTRY
 
 CONFIG_JSON = "config.json"
 SITE_OPTIONS = "site-options.cfg"
@@ -158,6 +159,7 @@ def _inspect_config(raw: bytes, report: SkeletonReport) -> None:
         return
     report.config = config
     postgresql = config.get("postgresql")
+    _register_passwords(postgresql)
     if not isinstance(postgresql, dict):
         report.problems.append("config.json has no 'postgresql' section: w.c.s. would create no database")
         return
@@ -171,6 +173,16 @@ def _inspect_config(raw: bytes, report: SkeletonReport) -> None:
     template = postgresql.get("database-template-name")
     if not isinstance(template, str) or "%s" not in template:
         report.problems.append("config.json lacks postgresql.database-template-name with a %s")
+
+
+def _register_passwords(section: Any) -> None:
+    """Passwords read from a skeleton are secrets from now on: redacted from every output."""
+    if isinstance(section, dict):
+        for key, value in section.items():
+            if key == "password" and isinstance(value, str):
+                REGISTRY.add(value)
+            else:
+                _register_passwords(value)
 
 
 def _inspect_site_options(raw: bytes, report: SkeletonReport) -> None:

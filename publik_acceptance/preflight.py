@@ -1,0 +1,140 @@
+"""Preflight evidence: gathered once, concurrently, for the whole Plan; tests assert on it."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from functools import cached_property
+
+from .plan import Plan, Target
+from .probes import http as http_probe
+from .probes import postgres
+from .probes.dns import DnsEvidence
+from .probes.http import HttpExchange
+from .probes.postgres import DatabaseFacts
+from .probes.remote import SshPool
+from .probes.tls import verifying_context
+from .probing import Prober
+from .servers import Questions, ServerFacts, gather
+from .skeleton import SkeletonReport, inspect_skeleton
+
+
+@dataclass(frozen=True)
+class Frontend:
+    """One (Target, address) pair: TLS and HTTP are checked on every address a hostname has."""
+
+    target: Target
+    address: str | None  # None: the hostname does not resolve
+
+    @property
+    def id(self) -> str:
+        return f"{self.target.id}|{self.address or 'unresolved'}"
+
+
+@dataclass(frozen=True)
+class SkeletonFacts:
+    template: str
+    path: str
+    role: str
+    report: SkeletonReport | None  # None when the file could not be read
+
+
+def skeleton_candidates(template_name: str | None) -> tuple[str, ...]:
+    """w.c.s.'s lookup order in the skeletons directory."""
+    return ((template_name,) if template_name else ()) + ("default.zip", "default")
+
+
+class PreflightEvidence:
+    """Lazily gathered; each category at most once per run, whatever the number of tests."""
+
+    def __init__(self, plan: Plan, pool: SshPool, prober: Prober) -> None:
+        self.plan = plan
+        self.env = plan.environment
+        self.pool = pool
+        self.prober = prober
+        self._lock = threading.RLock()
+
+    @cached_property
+    def dns(self) -> dict[str, DnsEvidence]:
+        with self._lock:
+            return self.prober.resolve_all(self.plan.hostnames())
+
+    def frontends_of(self, target: Target) -> list[Frontend]:
+        addresses = self.dns[target.hostname].addresses
+        return [Frontend(target, a) for a in addresses] or [Frontend(target, None)]
+
+    @cached_property
+    def exchanges(self) -> dict[tuple[str, str], HttpExchange]:
+        """GET / on every (hostname, address), not followed; TLS evidence rides along."""
+        with self._lock:
+            pairs = sorted({(t.hostname, a) for t in self.plan.targets for a in self.dns[t.hostname].addresses})
+            context = verifying_context(self.env.tls)
+            http = self.env.http
+
+            def probe(pair: tuple[str, str]) -> HttpExchange:
+                host, address = pair
+                return http_probe.get(f"https://{host}/", address, http.port, context, http.timeout)
+
+            return dict(zip(pairs, self.prober.map(probe, pairs, address=lambda p: p[1]), strict=True))
+
+    @cached_property
+    def servers(self) -> dict[str, ServerFacts]:
+        with self._lock:
+            questions = Questions()
+            for target in self.plan.targets:
+                questions.stats[target.server].add(target.tenant_dir)
+            questions.commands["hobo"].add(self.env.cook.check_command)
+            for role, path in self._skeleton_paths():
+                questions.stats[role].add(path)
+                questions.reads[role].add(path)
+            return gather(self.env, self.pool, self.prober, questions, roles=set(self.env.servers))
+
+    def _skeleton_paths(self) -> list[tuple[str, str]]:
+        paths = []
+        for target in self.plan.targets:
+            if target.kind == "wcs":
+                for name in skeleton_candidates(target.template_name):
+                    paths.append((target.server, f"{self.env.server_path(self.env.wcs.skeletons_dir)}/{name}"))
+        return sorted(set(paths))
+
+    def skeleton(self, target: Target) -> SkeletonFacts:
+        """The skeleton w.c.s. would use for this target: the first candidate that exists."""
+        directory = self.env.server_path(self.env.wcs.skeletons_dir)
+        facts = self.servers[target.server]
+        candidates = skeleton_candidates(target.template_name)
+        for name in candidates:
+            path = f"{directory}/{name}"
+            if facts.paths.get(path) and facts.paths[path].exists:
+                data = facts.files.get(path)
+                return SkeletonFacts(name, path, target.server, inspect_skeleton(data) if data is not None else None)
+        return SkeletonFacts(candidates[0], f"{directory}/{candidates[0]}", target.server, None)
+
+    @cached_property
+    def database(self) -> DatabaseFacts:
+        with self._lock:
+            django = {t.database for t in self.plan.targets if t.schema}
+            wcs = {t.database for t in self.plan.targets if t.per_tenant_database}
+            createdb = None
+            roles = set()
+            for target in self.plan.targets:
+                if target.kind == "wcs":
+                    skeleton = self.skeleton(target)
+                    if skeleton.report and skeleton.report.createdb_params:
+                        createdb = skeleton.report.createdb_params
+                        roles.add(str(createdb.get("user", "")))
+                        break
+            return postgres.gather(self.env, self.pool if self.env.database.direct is None else None,
+                                   django, wcs, roles, createdb)
+
+    def existing(self, target: Target) -> list[str]:
+        """What already exists of this target (tenant dir, schema, database): empty before a cook."""
+        found = []
+        server = self.servers[target.server]
+        if target.tenant_dir in server.paths and server.paths[target.tenant_dir].exists:
+            found.append(f"tenant directory {target.tenant_dir}")
+        db = self.database
+        if target.schema and db.has_schema(target.database, target.schema):
+            found.append(f"schema {target.schema} in database {target.database}")
+        if target.per_tenant_database and target.database in db.databases:
+            found.append(f"database {target.database}")
+        return found

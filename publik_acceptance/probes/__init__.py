@@ -1,0 +1,1 @@
+"""Probes: network and remote facts gathered into evidence dataclasses; the tests assert on those."""

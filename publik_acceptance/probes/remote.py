@@ -1,0 +1,237 @@
+"""SSH to the platform's servers: one connection per server for the whole run, batched commands.
+
+Host keys are verified against known_hosts; an unknown key is refused unless the environment says
+`ssh.unknown_host_keys: accept` (then it is recorded), and a changed key is always refused.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import paramiko
+
+from ..environment import Environment, SshServer
+from ..secrets import redact
+
+_CHUNK = 65536
+
+
+class RemoteError(Exception):
+    """A server could not be reached or a command could not run; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class RemoteResult:
+    command: str
+    exit_status: int
+    stdout: str
+    stderr: str
+    elapsed: float
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_status == 0
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where a role's SSH connection really goes, after ssh_config."""
+
+    host: str
+    port: int
+    user: str | None
+    identity_files: tuple[str, ...]
+
+    @property
+    def label(self) -> str:
+        return f"{self.user + '@' if self.user else ''}{self.host}:{self.port}"
+
+
+class _RecordingAcceptPolicy(paramiko.MissingHostKeyPolicy):
+    """Trust on first use, only when the environment asks for it; the key is recorded for the report."""
+
+    def __init__(self, accepted: dict[str, str]) -> None:
+        self.accepted = accepted
+
+    def missing_host_key(self, client: paramiko.SSHClient, hostname: str, key: paramiko.PKey) -> None:
+        self.accepted[hostname] = f"{key.get_name()} {key.fingerprint}"
+        client.get_host_keys().add(hostname, key.get_name(), key)
+
+
+@dataclass
+class SshStats:
+    connections: Counter = field(default_factory=Counter)
+    commands: Counter = field(default_factory=Counter)
+
+
+class SshPool:
+    """Lazily opened paramiko connections, one per distinct endpoint, shared by every role on it."""
+
+    def __init__(self, env: Environment) -> None:
+        self.env = env
+        self.stats = SshStats()
+        self.accepted_keys: dict[str, str] = {}
+        self._clients: dict[Endpoint, paramiko.SSHClient] = {}
+        self._locks: dict[Endpoint, threading.Lock] = {}
+        self._lock = threading.Lock()
+        self._config = paramiko.SSHConfig.from_path(str(env.ssh.config)) if env.ssh.config else None
+
+    def endpoint(self, role: str) -> Endpoint:
+        server: SshServer = self.env.servers[role]
+        host, port, user = server.host, server.port, server.user
+        identities = [str(p) for p in (server.identity_file, self.env.ssh.identity_file) if p]
+        if self._config is not None:
+            entry = self._config.lookup(server.host)
+            host = entry.get("hostname", host)
+            port = int(entry["port"]) if "port" in entry and server.port == 22 else port
+            user = user or entry.get("user")
+            identities += [os.path.expanduser(p) for p in entry.get("identityfile", [])]
+        return Endpoint(host, port, user, tuple(dict.fromkeys(identities)))
+
+    def describe(self, role: str) -> str:
+        return f"{self.endpoint(role).label} (role {role})"
+
+    def client(self, role: str) -> paramiko.SSHClient:
+        endpoint = self.endpoint(role)
+        with self._lock:
+            lock = self._locks.setdefault(endpoint, threading.Lock())
+        with lock:
+            client = self._clients.get(endpoint)
+            transport = client.get_transport() if client else None
+            if client is None or transport is None or not transport.is_active():
+                client = self._connect(role, endpoint)
+                self._clients[endpoint] = client
+            return client
+
+    def _connect(self, role: str, endpoint: Endpoint) -> paramiko.SSHClient:
+        ssh = self.env.ssh
+        client = paramiko.SSHClient()
+        known_hosts = ssh.known_hosts or Path("~/.ssh/known_hosts").expanduser()
+        if Path(known_hosts).is_file():
+            client.load_host_keys(str(known_hosts))
+        if ssh.unknown_host_keys == "accept":
+            client.set_missing_host_key_policy(_RecordingAcceptPolicy(self.accepted_keys))
+        else:
+            client.set_missing_host_key_policy(paramiko.RejectPolicy())
+        where = f"ssh {endpoint.label}"
+        try:
+            client.connect(
+                endpoint.host, port=endpoint.port, username=endpoint.user,
+                key_filename=list(endpoint.identity_files) or None,
+                timeout=ssh.connect_timeout, banner_timeout=ssh.connect_timeout, auth_timeout=ssh.connect_timeout,
+                allow_agent=True, look_for_keys=not endpoint.identity_files,
+            )
+        except paramiko.BadHostKeyException as exc:
+            client.close()
+            raise RemoteError(
+                f"{where}: host key CHANGED: server offers {exc.key.get_name()} {exc.key.fingerprint}, "
+                f"{known_hosts} expects {exc.expected_key.fingerprint}. Check with the server's administrator "
+                "before updating known_hosts (this may be an attack or a reinstalled server)."
+            ) from None
+        except paramiko.SSHException as exc:
+            client.close()
+            if "not found in known_hosts" in str(exc):
+                raise RemoteError(
+                    f"{where}: host key unknown (not in {known_hosts}); unknown keys are refused. Verify the "
+                    "server's fingerprint, then add it (ssh-keyscan), or set ssh.unknown_host_keys: accept."
+                ) from None
+            raise RemoteError(f"{where}: SSH failed: {exc}") from None
+        except TimeoutError:
+            client.close()
+            raise RemoteError(f"{where}: no SSH answer within {ssh.connect_timeout:g} s") from None
+        except OSError as exc:
+            client.close()
+            raise RemoteError(f"{where}: cannot connect: {exc.strerror or exc}") from None
+        self.stats.connections[endpoint.label] += 1
+        return client
+
+    def run(self, role: str, command: str, stdin: bytes | None = None, timeout: float | None = None,
+            on_line: Callable[[str, str], None] | None = None) -> RemoteResult:
+        """Run one command; `on_line(stream, line)` receives output live (for the cook log)."""
+        timeout = timeout if timeout is not None else self.env.ssh.command_timeout
+        client = self.client(role)
+        endpoint = self.endpoint(role)
+        self.stats.commands[endpoint.label] += 1
+        started = time.monotonic()
+        transport = client.get_transport()
+        if transport is None:
+            raise RemoteError(f"ssh {endpoint.label} (role {role}): connection lost")
+        channel = transport.open_session(timeout=self.env.ssh.connect_timeout)
+        try:
+            channel.settimeout(0.2)
+            channel.exec_command(command)
+            if stdin is not None:
+                channel.sendall(stdin)
+            channel.shutdown_write()
+            stdout, stderr = _drain(channel, started + timeout, on_line)
+            if not channel.exit_status_ready() and time.monotonic() >= started + timeout:
+                raise RemoteError(f"ssh {endpoint.label} (role {role}): command did not finish within "
+                                  f"{timeout:g} s: {redact(command)}")
+            status = channel.recv_exit_status()
+        except OSError as exc:
+            raise RemoteError(f"ssh {endpoint.label} (role {role}): connection dropped: {exc}") from None
+        finally:
+            channel.close()
+        return RemoteResult(command, status, stdout, stderr, time.monotonic() - started)
+
+    def close(self) -> None:
+        with self._lock:
+            for client in self._clients.values():
+                client.close()
+            self._clients.clear()
+
+
+def _drain(channel: paramiko.Channel, deadline: float,
+           on_line: Callable[[str, str], None] | None) -> tuple[str, str]:
+    out, err = bytearray(), bytearray()
+    pending = {"stdout": b"", "stderr": b""}
+
+    def feed(name: str, data: bytes) -> None:
+        if on_line is None:
+            return
+        pending[name] += data
+        *lines, pending[name] = pending[name].split(b"\n")
+        for line in lines:
+            on_line(name, line.decode("utf-8", "replace"))
+
+    while time.monotonic() < deadline:
+        progressed = False
+        while channel.recv_ready():
+            data = channel.recv(_CHUNK)
+            out += data
+            feed("stdout", data)
+            progressed = True
+        while channel.recv_stderr_ready():
+            data = channel.recv_stderr(_CHUNK)
+            err += data
+            feed("stderr", data)
+            progressed = True
+        if channel.exit_status_ready() and not channel.recv_ready() and not channel.recv_stderr_ready():
+            break
+        if not progressed:
+            channel.status_event.wait(0.005) if not channel.closed else time.sleep(0.005)
+    for name, rest in pending.items():
+        if rest and on_line is not None:
+            on_line(name, rest.decode("utf-8", "replace"))
+    return out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
+
+
+def become(env: Environment, role: str) -> str:
+    """Prefix that gives the fact-gathering shell root rights (none when logged in as root)."""
+    user = env.servers[role].user
+    return "" if user == "root" else "sudo -n "
+
+
+def shell(env: Environment, role: str) -> str:
+    return f"{become(env, role)}sh -s"
+
+
+def quote(value: str) -> str:
+    return shlex.quote(value)

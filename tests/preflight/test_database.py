@@ -1,0 +1,45 @@
+"""Database: the skeleton's createdb role can log in and create databases; service databases exist."""
+
+from __future__ import annotations
+
+from publik_acceptance.checks import Verdict, skip_unchecked
+from publik_acceptance.plan import Plan
+from publik_acceptance.preflight import PreflightEvidence
+
+
+def test_service_database(plan: Plan, preflight: PreflightEvidence, django_database: tuple[str, str]) -> None:
+    kind, database = django_database
+    facts = preflight.database
+    verdict = Verdict("service database", f"{database} ({kind}) via {facts.source}")
+    verdict.expect(facts.error is None, "the database catalogue", facts.error or "",
+                   "check database.server / database.psql (or database.direct) and that PostgreSQL runs")
+    if facts.error is None:
+        verdict.expect(database in facts.databases, f"database {database} exists", "absent",
+                       f"create database {database} for {kind} (the package's postinst normally does)")
+    verdict.conclude()
+
+
+def test_createdb_role(plan: Plan, preflight: PreflightEvidence) -> None:
+    wcs = [t for t in plan.targets if t.kind == "wcs"]
+    if not wcs:
+        skip_unchecked("no w.c.s. service planned")
+    skeleton = preflight.skeleton(wcs[0])
+    if skeleton.report is None or not skeleton.report.createdb_params:
+        skip_unchecked("no readable skeleton with createdb-connection-params: see test_wcs_skeleton")
+    facts = preflight.database
+    login = facts.login
+    assert login is not None
+    verdict = Verdict("createdb role", f"{login.user}@{login.host}:{login.port}/{login.database} "
+                                       f"(createdb-connection-params of {skeleton.path})")
+    verdict.expect(facts.error is None, "the database catalogue", facts.error or "",
+                   "check database.server / database.psql (or database.direct) and that PostgreSQL runs")
+    role = facts.roles.get(login.user)
+    if role:
+        verdict.note(f"role {role.name}: login={role.can_login} createdb={role.createdb} superuser={role.superuser}")
+    verdict.expect(login.ok, "the skeleton's credentials log in", login.error or "login failed",
+                   f"fix the password or pg_hba.conf for {login.user}, or the skeleton's config.json")
+    if login.ok:
+        verdict.expect(login.can_create_database, "CREATEDB (or superuser) on the role",
+                       f"{login.user} cannot create databases",
+                       f"ALTER ROLE {login.user} CREATEDB; (w.c.s. creates one database per tenant)")
+    verdict.conclude()
