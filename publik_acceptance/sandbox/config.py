@@ -85,6 +85,8 @@ class SandboxConfig:
     postdeploy_deadline: float = 30.0
     poll_interval: float = 0.5
     beyond_margin: float = 15.0  # deploy-beyond-deadline: deadline + this many seconds
+    # The state directory is a tmpfs of this size (None: a plain directory on disk).
+    tmpfs_size: str | None = "1g"
     # The generated environment file; None writes only the copy in the state directory.
     env_file: Path | None = REPO_ENV_FILE
     recipe_template: Path = RECIPE_TEMPLATE

@@ -13,6 +13,7 @@ import os
 import secrets
 import shutil
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -22,7 +23,7 @@ from pathlib import Path
 
 from publik_acceptance.catalogue import SERVICE_KINDS
 
-from . import dnsmasq, envfile, frontend, pki, postgres, procs, sshd, standin, users
+from . import dnsmasq, envfile, frontend, pki, postgres, procs, sshd, standin, statedir, users
 from .config import DJANGO_DATABASES, REPO_ROOT, SERVICE_USERS, SandboxConfig, StatePaths, default_state_dir
 from .faults import ActiveFault, FaultError, hosts_with, is_active, parse_faults
 from .recipes import SandboxInstance, write_recipes
@@ -82,9 +83,10 @@ class Sandbox:
         self._check_ports_free()
         try:
             self._up(faults)
-        except (procs.StartError, OSError, RuntimeError) as exc:
+        except (procs.StartError, OSError, RuntimeError, subprocess.SubprocessError) as exc:
             self.down(keep_logs=True)
-            raise SandboxError(f"sandbox did not start: {exc}") from exc
+            raise SandboxError(f"sandbox did not start: {exc} (logs in {self.paths.log}; "
+                               "`inv sandbox.down` removes them)") from exc
         info = self._info()
         info["up_seconds"] = round(time.monotonic() - started, 3)
         self._write_json(self.paths.run / "info.json", info)
@@ -93,6 +95,8 @@ class Sandbox:
     def down(self, keep_logs: bool = False) -> None:
         """Stop and remove everything `up` created (safe to call when nothing is up)."""
         paths = self.paths
+        if not statedir.looks_like_state_dir(paths.state):
+            raise SandboxError(f"{paths.state} is not a sandbox state directory: refusing to remove it")
         info = self._info()
         for pid in standin.hung_cooks(paths):
             _kill_if(pid, str(paths.hobo_manage))
@@ -108,10 +112,15 @@ class Sandbox:
         _kill_user_processes(created)
         failed = users.remove(created)
         if keep_logs and paths.state.is_dir():
+            # After a failed up: only the logs stay (and the tmpfs holding them) until the next down.
             for child in paths.state.iterdir():
-                if child.name != "log":
+                if child.name not in ("log", "run"):
+                    _remove(child)
+            for child in paths.run.glob("*"):
+                if child.name != "info.json":
                     _remove(child)
         else:
+            statedir.unmount(paths.state)
             _remove(paths.state)
         for env_file in {self.config.env_file, paths.env_copy} - {None}:
             envfile.remove_if_ours(env_file, paths.state)  # type: ignore[arg-type]
@@ -172,6 +181,8 @@ class Sandbox:
     # -- up, step by step -------------------------------------------------------------------------
     def _up(self, fault_specs: list[str]) -> None:
         config, paths, net = self.config, self.paths, self.config.network
+        if config.tmpfs_size:
+            statedir.mount_tmpfs(paths.state, config.tmpfs_size)
         paths.state.mkdir(parents=True, exist_ok=True)
         paths.state.chmod(0o755)
         for directory in (paths.run, paths.log, paths.secrets, paths.upload, paths.agent):
@@ -331,6 +342,8 @@ class Sandbox:
             if not required.exists():
                 raise SandboxError(f"{required} is missing: run from a complete checkout")
         state = self.paths.state
+        if not statedir.looks_like_state_dir(state):
+            raise SandboxError(f"{state} exists and is not a sandbox state directory: choose another --state-dir")
         for parent in state.parents:
             if parent.exists() and not os.stat(parent).st_mode & 0o001:
                 raise SandboxError(f"{parent} is not traversable by the service users: "
