@@ -46,7 +46,7 @@ def _write(ca_cert: trustme.LeafCert, directory: Path, stem: str) -> CertPair:
 
 def build_pki(directory: Path, zone: str, hostnames: list[str], faults: list[ActiveFault]) -> Pki:
     directory.mkdir(parents=True, exist_ok=True)
-    directory.chmod(0o700)
+    directory.chmod(0o755)  # ca.pem and certificates are public; each private key is 0600
     ca = trustme.CA(organization_name="Publik Sandbox CA")
     ca.cert_pem.write_to_path(str(directory / "ca.pem"))
     (directory / "ca.pem").chmod(0o644)

@@ -54,6 +54,8 @@ def start(data: Path, socket_dir: Path, network: Network, run_dir: Path, log_dir
         "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
         "-c", "shared_buffers=16MB", "-c", "max_connections=40",
         "-c", "password_encryption=scram-sha-256",
+        # CREATE ROLE … PASSWORD must never reach the log, even in a failed statement's echo.
+        "-c", "log_min_error_statement=panic",
     ]
     proc = procs.start("postgres", argv, run_dir, log_dir, user="postgres", cwd=data.parent)
     wait_ready(socket_dir, network.postgres_port, proc)

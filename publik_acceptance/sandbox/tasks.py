@@ -22,8 +22,19 @@ from publik_acceptance.sandbox.lifecycle import Sandbox, SandboxError
 _STATE_HELP = f"state directory (default ${STATE_DIR_ENV} or {DEFAULT_STATE_DIR})"
 
 
-def _sandbox(state_dir: str | None, instances: int = 1) -> Sandbox:
-    return Sandbox(state_dir=state_dir or None, instances=instances)
+def _sandbox(state_dir: str | None, instances: int = 1, **overrides: object) -> Sandbox:
+    return Sandbox(state_dir=state_dir or None, instances=instances, **overrides)
+
+
+def _delay_range(text: str) -> tuple[float, float]:
+    try:
+        low, _, high = text.partition("-")
+        values = (float(low), float(high or low))
+    except ValueError:
+        raise Exit(f"--deploy-delay: expected MIN-MAX in seconds (e.g. 0.5-5), got {text!r}") from None
+    if not 0 <= values[0] <= values[1]:
+        raise Exit(f"--deploy-delay: expected 0 <= MIN <= MAX, got {text!r}")
+    return values
 
 
 @task(
@@ -32,9 +43,11 @@ def _sandbox(state_dir: str | None, instances: int = 1) -> Sandbox:
         "fault": "NAME[:TARGET] to break the sandbox with (repeatable; see `inv sandbox.faults`)",
         "instances": "how many collectivités to generate recipes for (moncompte, ville02, …)",
         "state-dir": _STATE_HELP,
+        "deploy-delay": "MIN-MAX seconds the agent waits before deploying each service (default 0.5-2)",
     },
 )
-def up(c: Context, fault: list[str] | None = None, instances: int = 1, state_dir: str | None = None) -> None:
+def up(c: Context, fault: list[str] | None = None, instances: int = 1, state_dir: str | None = None,
+       deploy_delay: str | None = None) -> None:
     """Start the sandbox (DNS, two TLS frontends, backends, PostgreSQL, SSH, agent), faults applied.
 
     Brings an older sandbox in the same state directory down first. Writes
@@ -42,7 +55,8 @@ def up(c: Context, fault: list[str] | None = None, instances: int = 1, state_dir
     """
     if instances < 1:
         raise Exit("--instances must be at least 1")
-    sandbox = _sandbox(state_dir, instances)
+    overrides = {"deploy_delay": _delay_range(deploy_delay)} if deploy_delay else {}
+    sandbox = _sandbox(state_dir, instances, **overrides)
     try:
         status = sandbox.up(faults=fault or [])
     except SandboxError as exc:
