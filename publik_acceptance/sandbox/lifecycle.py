@@ -13,7 +13,6 @@ import os
 import secrets
 import shutil
 import signal
-import subprocess
 import sys
 import threading
 import time
@@ -83,7 +82,7 @@ class Sandbox:
         self._check_ports_free()
         try:
             self._up(faults)
-        except (procs.StartError, OSError, RuntimeError, subprocess.SubprocessError) as exc:
+        except Exception as exc:  # whatever failed, stop what did start; the cause stays chained
             self.down(keep_logs=True)
             raise SandboxError(f"sandbox did not start: {exc} (logs in {self.paths.log}; "
                                "`inv sandbox.down` removes them)") from exc

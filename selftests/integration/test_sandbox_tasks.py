@@ -142,3 +142,21 @@ def test_down_refuses_a_directory_that_is_not_a_sandbox(sandbox, tmp_path):
     result = inv("down", state_dir=precious)
     assert result.returncode == 1 and "not a sandbox state directory" in result.stderr
     assert (precious / "keep.txt").exists()
+
+
+def test_a_failed_up_stops_what_started_and_keeps_only_the_logs(sandbox, monkeypatch):
+    from publik_acceptance.sandbox import SandboxError, frontend
+
+    sandbox.down()
+    users_before = _existing_users()
+    monkeypatch.setattr(frontend, "NGINX", "/bin/false")  # the frontends exit at once
+    with pytest.raises(SandboxError, match="did not start") as failure:
+        sandbox.up()
+    assert str(sandbox.paths.log) in str(failure.value)
+    assert (sandbox.paths.log / "frontend-1.log").exists()
+    assert not sandbox.is_up()
+    for proto, address, port in Network().all_listeners():
+        assert not _bound(proto, address, port), (proto, address, port)
+    monkeypatch.undo()
+    sandbox.down()
+    assert _leftovers(sandbox.paths.state, users_before) == []
