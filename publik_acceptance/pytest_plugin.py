@@ -12,6 +12,7 @@ import pytest
 
 from .errors import ConfigError
 from .plan import Plan, Target, load_plan
+from .postdeploy import Outcome, PostdeployEvidence
 from .preflight import PreflightEvidence
 from .probes.remote import SshPool
 from .probing import Prober
@@ -104,6 +105,7 @@ class RunContext:
         self.pool = SshPool(plan.environment)
         self.prober = Prober(plan.environment)
         self.preflight = PreflightEvidence(plan, self.pool, self.prober)
+        self.postdeploy = PostdeployEvidence(plan, self.pool, self.prober, self.preflight)
 
     def close(self) -> None:
         self.prober.close()
@@ -179,3 +181,9 @@ def run(pytestconfig: pytest.Config) -> RunContext:
 @pytest.fixture(scope="session")
 def preflight(run: RunContext) -> PreflightEvidence:
     return run.preflight
+
+
+@pytest.fixture(scope="session")
+def deployment(run: RunContext) -> Outcome:
+    """The settled postdeploy state: waits (bounded by postdeploy.deadline) on first use."""
+    return run.postdeploy.outcome()

@@ -1,0 +1,13 @@
+"""Each tenant's schema (Django services) or database with wcs_meta (w.c.s.)."""
+
+from __future__ import annotations
+
+from publik_acceptance.plan import Target
+from publik_acceptance.postdeploy import Outcome
+from publik_acceptance.waiting import conclude
+
+
+def test_database(deployment: Outcome, target: Target) -> None:
+    item = deployment.items.get((target.id, "database", None))
+    what = f"schema {target.schema} in {target.database}" if target.schema else f"database {target.database}"
+    conclude(item, deployment, "database", f"{target.id}: {what}")

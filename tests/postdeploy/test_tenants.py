@@ -1,0 +1,12 @@
+"""Each service's tenant directory: at the catalogue path, owned by the service user, with hobo.json."""
+
+from __future__ import annotations
+
+from publik_acceptance.plan import Target
+from publik_acceptance.postdeploy import Outcome
+from publik_acceptance.waiting import conclude
+
+
+def test_tenant_directory(deployment: Outcome, target: Target) -> None:
+    item = deployment.items.get((target.id, "tenant", None))
+    conclude(item, deployment, "tenant directory", f"{target.id}: {target.tenant_dir} on role {target.server}")
