@@ -49,7 +49,18 @@ class Verdict:
             pytest.fail(self.message(), pytrace=False)
 
 
+NOT_APPLICABLE = "not applicable: "
+NOT_CHECKED = "not checked: "
+
+
 def skip_unchecked(reason: str) -> None:
-    """Not checkable because another check already failed (named in `reason`): skip, never pass."""
+    """Not checkable because another check already failed (named in `reason`): skip, never pass.
+    Such a skip keeps the deployment gate closed."""
     __tracebackhide__ = True
-    pytest.skip(redact(reason))
+    pytest.skip(NOT_CHECKED + redact(reason))
+
+
+def not_applicable(reason: str) -> None:
+    """The configuration makes this check meaningless here; this skip does not close the gate."""
+    __tracebackhide__ = True
+    pytest.skip(NOT_APPLICABLE + redact(reason))

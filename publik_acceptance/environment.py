@@ -185,6 +185,14 @@ class MirrorOf:
 
 
 @dataclass(frozen=True)
+class Waiver:
+    """A preflight check that may fail or be skipped without closing the gate, and why."""
+
+    test: str  # fnmatch pattern on the test id, e.g. "test_tls[combo|*]"
+    reason: str
+
+
+@dataclass(frozen=True)
 class Instance:
     name: str
     recipe: Path
@@ -210,6 +218,7 @@ class Environment:
     cook: CookSettings = field(default_factory=CookSettings)
     postdeploy: PostdeploySettings = field(default_factory=PostdeploySettings)
     mirror_of: MirrorOf | None = None
+    waivers: tuple[Waiver, ...] = ()
 
     def server_path(self, path: str) -> str:
         """A server-side path under the environment's paths root (the sandbox uses a prefix)."""
@@ -249,7 +258,7 @@ def load_environment(name_or_path: str | Path) -> Environment:
 
 _TOP_KEYS = {
     "platform", "protected", "instances", "servers", "ssh", "dns", "tls", "http", "paths",
-    "services", "wcs", "database", "cook", "postdeploy", "mirror_of",
+    "services", "wcs", "database", "cook", "postdeploy", "mirror_of", "gate",
 }
 
 
@@ -274,6 +283,7 @@ def parse_environment(root: Node, base: Path) -> Environment:
         cook=_cook(root.get("cook", {})),
         postdeploy=_postdeploy(root.get("postdeploy", {})),
         mirror_of=_mirror_of(root.get("mirror_of", None)),
+        waivers=_waivers(root.get("gate", {})),
     )
     _check_roles(root, env)
     return env
@@ -575,6 +585,15 @@ def _mirror_of(node: Node) -> MirrorOf | None:
         strip=node.get("strip", "").str(allow_empty=True),
         add=node.get("add", "").str(allow_empty=True),
     )
+
+
+def _waivers(node: Node) -> tuple[Waiver, ...]:
+    node.mapping(allowed={"waive"})
+    waivers = []
+    for item in node.get("waive", []).list():
+        item.mapping(allowed={"test", "reason"}, required={"test", "reason"})
+        waivers.append(Waiver(item.get("test").str(), item.get("reason").str()))
+    return tuple(waivers)
 
 
 def _check_roles(root: Node, env: Environment) -> None:

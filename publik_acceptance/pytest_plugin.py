@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from .cook import CookResult
 from .errors import ConfigError
+from .gate import Gate
 from .plan import Plan, Target, load_plan
 from .postdeploy import Outcome, PostdeployEvidence
 from .preflight import PreflightEvidence
@@ -34,6 +36,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="confirm the cook on a protected platform without asking")
     group.addoption("--dry-run", dest="publik_dry_run", action="store_true",
                     help="run everything but the cook; show what would be uploaded and run")
+    group.addoption("--check-anyway", dest="publik_check_anyway", action="store_true",
+                    help="with --phase all: run the postdeploy checks even if the cook did not run")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -106,6 +110,8 @@ class RunContext:
         self.prober = Prober(plan.environment)
         self.preflight = PreflightEvidence(plan, self.pool, self.prober)
         self.postdeploy = PostdeployEvidence(plan, self.pool, self.prober, self.preflight)
+        self.gate = Gate(plan.environment.waivers)
+        self.cook: CookResult | None = None
 
     def close(self) -> None:
         self.prober.close()
@@ -116,6 +122,18 @@ def run_context(config: pytest.Config) -> RunContext:
     if SESSION_KEY not in config.stash:
         config.stash[SESSION_KEY] = RunContext(get_plan(config))
     return config.stash[SESSION_KEY]
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if phase_of(Path(str(report.fspath))) == "preflight" and _CURRENT_CONFIG:
+        run_context(_CURRENT_CONFIG[0]).gate.record(report)
+
+
+_CURRENT_CONFIG: list[pytest.Config] = []
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    _CURRENT_CONFIG[:] = [session.config]
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -185,5 +203,19 @@ def preflight(run: RunContext) -> PreflightEvidence:
 
 @pytest.fixture(scope="session")
 def deployment(run: RunContext) -> Outcome:
-    """The settled postdeploy state: waits (bounded by postdeploy.deadline) on first use."""
+    """The settled postdeploy state: waits (bounded by postdeploy.deadline) on first use.
+
+    After a cook in this run, postdeploy runs only if the cook ran; alone (--phase postdeploy) or with
+    --check-anyway it checks whatever is there."""
+    config = run_config(run)
+    if "deploy" in selected_phases(config) and not config.getoption("publik_check_anyway"):
+        cook = run.cook
+        if cook is None or cook.status != "ran":
+            status = cook.status if cook else "not run"
+            pytest.skip(f"not run: the cook {status} ({run.gate.summary().splitlines()[0].rstrip(':')}); "
+                        "use --phase postdeploy (or --check-anyway) to check the platform as it is")
     return run.postdeploy.outcome()
+
+
+def run_config(run: RunContext) -> pytest.Config:
+    return _CURRENT_CONFIG[0]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from publik_acceptance.checks import Verdict, skip_unchecked
+from publik_acceptance.checks import Verdict, not_applicable, skip_unchecked
 from publik_acceptance.plan import Plan
 from publik_acceptance.preflight import PreflightEvidence
 
@@ -22,7 +22,7 @@ def test_service_database(plan: Plan, preflight: PreflightEvidence, django_datab
 def test_createdb_role(plan: Plan, preflight: PreflightEvidence) -> None:
     wcs = [t for t in plan.targets if t.kind == "wcs"]
     if not wcs:
-        skip_unchecked("no w.c.s. service planned")
+        not_applicable("no w.c.s. service planned")
     skeleton = preflight.skeleton(wcs[0])
     if skeleton.report is None or not skeleton.report.createdb_params:
         skip_unchecked("no readable skeleton with createdb-connection-params: see test_wcs_skeleton")

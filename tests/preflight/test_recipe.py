@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from publik_acceptance.checks import not_applicable
 from publik_acceptance.errors import ConfigError
 from publik_acceptance.plan import Plan
 
@@ -22,7 +23,7 @@ def test_hostnames_match_expectations(plan: Plan, instance: str) -> None:
 def test_superuser_password_is_set(plan: Plan, instance: str) -> None:
     recipe = plan.recipes[instance]
     if not recipe.has_superuser():
-        pytest.skip(f"{recipe.file.name} has no create-superuser step")
+        not_applicable(f"{recipe.file.name} has no create-superuser step")
     source = plan.instance(instance).superuser_password
     try:
         source.resolve()

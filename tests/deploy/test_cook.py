@@ -1,0 +1,38 @@
+"""The cook: one gated item. It runs only if every preflight check passed (or was waived)."""
+
+from __future__ import annotations
+
+import pytest
+
+from publik_acceptance.cook import Cook
+from publik_acceptance.plan import Plan
+from publik_acceptance.pytest_plugin import RunContext
+from publik_acceptance.safety import confirm_protected
+
+
+def test_cook(plan: Plan, run: RunContext, pytestconfig: pytest.Config) -> None:
+    gate = run.gate
+    if not gate.open:
+        pytest.skip(f"not run: {gate.summary()}")
+    env = plan.environment
+    ticket = pytestconfig.getoption("publik_ticket")
+    dry_run = pytestconfig.getoption("publik_dry_run")
+    if env.protected and not dry_run:
+        refusal = confirm_protected(pytestconfig, plan, ticket, pytestconfig.getoption("publik_yes"))
+        if refusal:
+            pytest.fail(f"cook refused: {refusal}", pytrace=False)
+    reporter = pytestconfig.pluginmanager.getplugin("terminalreporter")
+    capture = pytestconfig.pluginmanager.getplugin("capturemanager")
+
+    def sink(line: str) -> None:
+        if reporter is not None and capture is not None:
+            with capture.global_and_fixture_disabled():
+                reporter.write_line(f"cook {line}")
+
+    run.cook = Cook(plan, run.pool, ticket=ticket, dry_run=dry_run, sink=sink).run()
+    result = run.cook
+    if result.status in ("ran", "dry-run"):
+        return
+    log = "\n".join(result.log[-40:])
+    pytest.fail(f"cook {result.status}: {result.message}\n--- cook log (last lines, redacted) ---\n{log}",
+                pytrace=False)
