@@ -58,6 +58,7 @@ class Sandbox:
         self.config = config
         self.paths = StatePaths(config.state_dir)
         self._procs: dict[str, object] = {}
+        self._initdb: threading.Thread | None = None
 
     # -- public API -------------------------------------------------------------------------------
     @property
@@ -83,6 +84,8 @@ class Sandbox:
         try:
             self._up(faults)
         except Exception as exc:  # whatever failed, stop what did start; the cause stays chained
+            if self._initdb is not None:  # initdb runs in a thread: let it finish before cleaning up
+                self._initdb.join(timeout=60)
             self.down(keep_logs=True)
             raise SandboxError(f"sandbox did not start: {exc} (logs in {self.paths.log}; "
                                "`inv sandbox.down` removes them)") from exc
@@ -204,7 +207,7 @@ class Sandbox:
             except BaseException as exc:
                 initdb_error.append(exc)
 
-        initdb = threading.Thread(target=_initdb, daemon=True)
+        initdb = self._initdb = threading.Thread(target=_initdb, daemon=True)
         initdb.start()
 
         _write_secret(paths.superuser_password, secrets.token_urlsafe(18))

@@ -32,7 +32,8 @@ def _start_time(pid: int) -> str | None:
 
 
 def alive(record: dict) -> bool:
-    return _start_time(record["pid"]) == record["start"]
+    """The recorded process still runs (a process that had exited when recorded never does)."""
+    return record.get("start") is not None and _start_time(record["pid"]) == record["start"]
 
 
 def start(
@@ -118,7 +119,8 @@ def stop(record: dict, sig: int = signal.SIGTERM, timeout: float = 5.0) -> None:
         time.sleep(0.02)
         _reap(pid)
     if alive(record):
-        os.kill(pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
         _wait_gone(record, 2.0)
     for child, started in family:
         if started is not None and _start_time(child) == started:
@@ -129,7 +131,8 @@ def stop(record: dict, sig: int = signal.SIGTERM, timeout: float = 5.0) -> None:
             continue
         _wait_gone({"pid": child, "start": started}, 2.0)
         if _start_time(child) == started:
-            os.kill(child, signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(child, signal.SIGKILL)
 
 
 def _reap(pid: int) -> None:
