@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from publik_acceptance.catalogue import SERVICE_KINDS, WCS_DEPLOYING_HOSTNAME
-from publik_acceptance.sandbox import Sandbox, SandboxConfig
+from publik_acceptance.sandbox import Network, Sandbox, SandboxConfig, procs
 from publik_acceptance.sandbox.recipes import Service
 
 from . import clients
@@ -102,6 +102,13 @@ def sandbox() -> Iterator[Sandbox]:
     missing = [p for p in REQUIRED if not Path(p).exists()]
     if missing:
         pytest.skip(f"missing {', '.join(missing)} (run scripts/system-packages.sh)")
+    busy = [f"{proto} {address}:{port}" for proto, address, port in Network().all_listeners()
+            if procs.port_in_use(proto, address, port)]
+    if busy:
+        # Another sandbox (a user's `inv sandbox.up`) owns the addresses and the service users:
+        # running beside it would break both, so wait for it to be brought down.
+        pytest.skip(f"another sandbox or server is using the sandbox addresses ({', '.join(busy[:3])}…); "
+                    "bring it down (inv sandbox.down) to run the integration self-tests")
     sb = Sandbox(config=selftest_config())
     yield sb
     sb.down()
