@@ -13,6 +13,7 @@ import os
 import secrets
 import shutil
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -57,7 +58,7 @@ class Sandbox:
             config = replace(config, **overrides)  # type: ignore[arg-type]
         self.config = config
         self.paths = StatePaths(config.state_dir)
-        self._procs: dict[str, object] = {}
+        self._procs: dict[str, subprocess.Popen] = {}  # kept so our own children get reaped
         self._initdb: threading.Thread | None = None
 
     # -- public API -------------------------------------------------------------------------------
@@ -225,7 +226,7 @@ class Sandbox:
         self._procs["backends"] = self._start_module("backends")
         frontend.start_all(paths.nginx, services, certs, net, active, paths.run, paths.log)
         for port in [*net.backend_ports.values(), net.tarpit_port]:
-            procs.wait_tcp(net.backends, port, timeout=10, proc=self._procs["backends"])  # type: ignore[arg-type]
+            procs.wait_tcp(net.backends, port, timeout=10, proc=self._procs["backends"])
 
         known_hosts = ("unknown" if is_active(active, "ssh-host-key-unknown")
                        else "changed" if is_active(active, "ssh-host-key-changed") else "ok")
@@ -249,10 +250,10 @@ class Sandbox:
         envfile.write(config, paths, instances)
         self._install_skeleton(instances, active)
         self._procs["agent"] = self._start_module("agent")
-        procs.wait_file(paths.agent / "ready", timeout=10, proc=self._procs["agent"])  # type: ignore[arg-type]
+        procs.wait_file(paths.agent / "ready", timeout=10, proc=self._procs["agent"])
         self._predeploy(instances, active)
 
-    def _start_module(self, name: str):  # -> subprocess.Popen
+    def _start_module(self, name: str) -> subprocess.Popen:
         env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "PYTHONPATH": str(REPO_ROOT), "LANG": "C.UTF-8",
                "PYTHONDONTWRITEBYTECODE": "1"}
         argv = [sys.executable, "-m", f"publik_acceptance.sandbox.{name}", str(self.paths.state)]
