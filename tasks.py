@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shlex
+import sys
 from pathlib import Path
 
 from invoke import Collection, Context, Exit, task
@@ -50,7 +52,48 @@ def render(c: Context, env: str, out: str = "") -> None:
         print(f"skeleton {rendered.skeleton} (mode 0600: it holds database passwords)")
 
 
-ns = Collection(plan, render)
+def _pytest(c: Context, env: str, phase: str, *extra: str) -> None:
+    _plan(env)  # a bad environment stops here with one line
+    args = " ".join(shlex.quote(a) for a in ("--env", env, "--phase", phase, *extra))
+    result = c.run(f"{shlex.quote(sys.executable)} -m pytest {args}", warn=True, pty=False)
+    if result is None or result.exited:
+        raise Exit(code=result.exited if result is not None else 1)
+
+
+def _cook_args(ticket: str, yes: bool, dry_run: bool) -> list[str]:
+    return [*(["--ticket", ticket] if ticket else []), *(["--yes"] if yes else []),
+            *(["--dry-run"] if dry_run else [])]
+
+
+_COOK_HELP = {"env": "environment name or path", "ticket": "change ticket reference (required on protected platforms)",
+              "yes": "confirm a protected platform without asking", "dry_run": "everything but the cook itself"}
+
+
+@task(help={"env": "environment name or path"})
+def preflight(c: Context, env: str) -> None:
+    """Run the preflight (the gate): DNS, certificates, 404s, SSH, skeleton, database rights, recipe."""
+    _pytest(c, env, "preflight")
+
+
+@task(help=_COOK_HELP)
+def cook(c: Context, env: str, ticket: str = "", yes: bool = False, dry_run: bool = False) -> None:
+    """Preflight, then the cook if the gate opens (no postdeploy)."""
+    _pytest(c, env, "deploy", *_cook_args(ticket, yes, dry_run))
+
+
+@task(help={"env": "environment name or path"})
+def postdeploy(c: Context, env: str) -> None:
+    """Check a deployment without cooking: tenants, owners, schemas, databases, pages, redirects."""
+    _pytest(c, env, "postdeploy")
+
+
+@task(help=_COOK_HELP)
+def deploy(c: Context, env: str, ticket: str = "", yes: bool = False, dry_run: bool = False) -> None:
+    """The whole runbook: preflight → cook (gated) → postdeploy, one report."""
+    _pytest(c, env, "all", *_cook_args(ticket, yes, dry_run))
+
+
+ns = Collection(plan, render, preflight, cook, postdeploy, deploy)
 try:
     from publik_acceptance.sandbox.tasks import ns as sandbox_ns
 except ImportError:  # the sandbox package is optional for users who only target real platforms

@@ -83,8 +83,9 @@ def get_plan(config: pytest.Config) -> Plan:
 
 
 def selected_phases(config: pytest.Config) -> tuple[str, ...]:
+    """`deploy` always brings the preflight along: the cook is never run without its gate."""
     phase = config.getoption("publik_phase")
-    return PHASES if phase == "all" else (phase,)
+    return {"all": PHASES, "deploy": ("preflight", "deploy")}.get(phase, (phase,))
 
 
 def phase_of(path: Path) -> str | None:

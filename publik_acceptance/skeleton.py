@@ -77,12 +77,22 @@ def render_skeleton(settings: SkeletonSettings, database_template: str) -> bytes
     except json.JSONDecodeError as exc:
         raise ConfigError(config_template, f"line {exc.lineno}", f"invalid JSON: {exc.msg}") from None
     config = _fill(template, skeleton_values(settings, database_template), config_template, "")
+    members = {CONFIG_JSON: json.dumps(config, indent=2, ensure_ascii=False) + "\n"}
+    options = source / SITE_OPTIONS
+    if options.is_file():
+        members[SITE_OPTIONS] = options.read_text(encoding="utf-8")
+    return _deterministic_zip(members)
+
+
+def _deterministic_zip(members: dict[str, str]) -> bytes:
+    """Same inputs, same bytes: the cook compares checksums to skip needless uploads."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr(CONFIG_JSON, json.dumps(config, indent=2, ensure_ascii=False) + "\n")
-        options = source / SITE_OPTIONS
-        if options.is_file():
-            archive.writestr(SITE_OPTIONS, options.read_text(encoding="utf-8"))
+        for name, text in members.items():
+            info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o640 << 16
+            archive.writestr(info, text)
     return buffer.getvalue()
 
 

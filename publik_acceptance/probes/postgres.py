@@ -92,6 +92,11 @@ def psql_script(django_dbs: Iterable[str], wcs_dbs: Iterable[str], roles: Iterab
     return "\n".join(lines) + "\n"
 
 
+def _true(text: str) -> bool:
+    """PostgreSQL booleans as psql prints them: t/f, or true/false once cast to text."""
+    return text.strip() in ("t", "true")
+
+
 def parse_psql(output: str, facts: DatabaseFacts) -> None:
     databases: set[str] = set()
     for line in output.splitlines():
@@ -102,14 +107,14 @@ def parse_psql(output: str, facts: DatabaseFacts) -> None:
             databases.add(rest[0])
         elif kind == "role":
             name, login, createdb, superuser = rest
-            facts.roles[name] = RoleFacts(name, login == "t", createdb == "t", superuser == "t")
+            facts.roles[name] = RoleFacts(name, _true(login), _true(createdb), _true(superuser))
         elif kind == "schema":
             facts.schemas[rest[0]] = facts.schemas.get(rest[0], frozenset()) | {rest[1]}
         elif kind == "wcsmeta":
-            facts.wcs_meta[rest[0]] = rest[1] == "t"
+            facts.wcs_meta[rest[0]] = _true(rest[1])
         elif kind == "login" and facts.login is not None:
             facts.login = LoginFacts(facts.login.user, facts.login.host, facts.login.port, facts.login.database,
-                                     ok=True, can_create_database=rest[1] == "t")
+                                     ok=True, can_create_database=_true(rest[1]))
     facts.databases = frozenset(databases)
 
 
