@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from . import evidence_log
 from .secrets import redact
 
 
@@ -30,6 +31,10 @@ class Verdict:
     def note(self, line: str) -> None:
         self.evidence.append(line)
 
+    def attach(self, kind: str, title: str, data: object) -> None:
+        """Structured evidence for the report (the same facts the notes summarise)."""
+        evidence_log.record(kind, title, data)
+
     @property
     def ok(self) -> bool:
         return not self.problems
@@ -45,6 +50,9 @@ class Verdict:
 
     def conclude(self) -> None:
         __tracebackhide__ = True
+        evidence_log.record("verdict", f"{self.check} — {self.subject}", {
+            "ok": self.ok, "evidence": self.evidence,
+            "problems": [{"expected": e, "actual": a, "todo": t} for e, a, t in self.problems]})
         if self.problems:
             pytest.fail(self.message(), pytrace=False)
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from . import evidence_log
 from .cook import CookResult
 from .errors import ConfigError
 from .gate import Gate
@@ -123,6 +124,19 @@ def run_context(config: pytest.Config) -> RunContext:
     if SESSION_KEY not in config.stash:
         config.stash[SESSION_KEY] = RunContext(get_plan(config))
     return config.stash[SESSION_KEY]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    evidence_log.start()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
+    report = yield
+    if call.when == "call" or (call.when == "setup" and report.outcome != "passed"):
+        report.publik_evidence = evidence_log.collect()
+    return report
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:

@@ -79,7 +79,8 @@ def get(url: str, address: str, port: int, context: ssl.SSLContext, timeout: flo
         return HttpExchange(url, address, tls=tls, error_kind=kind, error=tls.error,
                             elapsed=time.monotonic() - started)
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    connection = http.client.HTTPSConnection(host, port, timeout=timeout)
+    # Passing our context also spares http.client building a default one (~15 ms each).
+    connection = http.client.HTTPSConnection(host, port, timeout=timeout, context=context)
     connection.sock = sock
     try:
         connection.request("GET", path, headers={"User-Agent": USER_AGENT, "Accept": "text/html,*/*;q=0.8",

@@ -112,6 +112,7 @@ def _classify(exc: ssl.SSLCertVerificationError) -> str:
 
 def connect(hostname: str, address: str, port: int, context: ssl.SSLContext, timeout: float) -> ssl.SSLSocket:
     raw = socket.create_connection((address, port), timeout=timeout)
+    raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     try:
         return context.wrap_socket(raw, server_hostname=hostname)
     except BaseException:
