@@ -138,6 +138,15 @@ class SkeletonReport:
         }
 
 
+def describe_skeleton(report: SkeletonReport) -> str:
+    """One line for a failure message; never a value of the database parameters."""
+    summary = report.summary()
+    return (f"members: {', '.join(summary['members']) or 'none'}; config.json sections: "
+            f"{', '.join(summary['config_sections']) or 'none'}; createdb keys: "
+            f"{', '.join(summary['createdb_keys']) or 'none'}; database-template-name: "
+            f"{summary['database_template']}; homepage-redirect-url: {summary['homepage_redirect_url']}")
+
+
 def inspect_skeleton(data: bytes) -> SkeletonReport:
     report = SkeletonReport()
     try:

@@ -191,6 +191,7 @@ class Sandbox:
         for directory in (paths.run, paths.log, paths.secrets, paths.upload, paths.agent):
             directory.mkdir(parents=True, exist_ok=True)
         paths.secrets.chmod(0o700)
+        paths.upload.chmod(0o1777)  # like /tmp on a real hobo server: the cook user writes its recipe there
         instances = write_recipes(config, paths.recipes)
         active = parse_faults(fault_specs, instances)
         info = {"instances": [_instance_json(i) for i in instances], "faults": [a.to_json() for a in active],

@@ -9,6 +9,8 @@ from publik_acceptance.preflight import PreflightEvidence
 
 def test_service_database(plan: Plan, preflight: PreflightEvidence, django_database: tuple[str, str]) -> None:
     kind, database = django_database
+    if plan.environment.database.direct is None and preflight.servers[plan.environment.database.server].error:
+        skip_unchecked(f"the {plan.environment.database.server} server is unreachable: see test_ssh")
     facts = preflight.database
     verdict = Verdict("service database", f"{database} ({kind}) via {facts.source}")
     verdict.expect(facts.error is None, "the database catalogue", facts.error or "",

@@ -8,6 +8,7 @@ from publik_acceptance.checks import Verdict, skip_unchecked
 from publik_acceptance.plan import Plan, Target
 from publik_acceptance.preflight import PreflightEvidence
 from publik_acceptance.pytest_plugin import RunContext
+from publik_acceptance.skeleton import describe_skeleton
 
 SKELETON_MODE_MASK = 0o007  # nothing for "other": the skeleton holds database passwords
 
@@ -46,7 +47,7 @@ def test_wcs_skeleton(plan: Plan, preflight: PreflightEvidence, target: Target) 
         skip_unchecked(f"the {target.server} server is unreachable: see test_ssh")
     skeleton = preflight.skeleton(target)
     path_facts = preflight.servers[target.server].paths.get(skeleton.path)
-    verdict = Verdict("w.c.s. skeleton", f"{skeleton.path} on {preflight.servers[target.server].label} "
+    verdict = Verdict("w.c.s. skeleton", f"{target.id}: {skeleton.path} on {preflight.servers[target.server].label} "
                                          f"(template_name {target.template_name!r} of {target.step})")
     exists = bool(path_facts and path_facts.exists)
     verdict.expect(exists, f"the skeleton {skeleton.template} in {plan.environment.wcs.skeletons_dir}",
@@ -65,7 +66,7 @@ def test_wcs_skeleton(plan: Plan, preflight: PreflightEvidence, target: Target) 
         if report is None:
             verdict.expect(False, "a readable file", "could not read it", "check its permissions and sudo rights")
         else:
-            verdict.note(str(report.summary()))
+            verdict.note(describe_skeleton(report))
             for problem in report.problems:
                 verdict.expect(False, "a valid skeleton (config.json + site-options.cfg)", problem,
                                "rebuild modele.zip with inv render and upload it again")

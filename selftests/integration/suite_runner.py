@@ -1,0 +1,63 @@
+"""Run the suite (a real `python -m pytest --env=…` subprocess) and read its per-test outcomes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class SuiteRun:
+    exit_code: int
+    output: str
+    failed: dict[str, str] = field(default_factory=dict)  # test id → failure text
+    skipped: dict[str, str] = field(default_factory=dict)
+    passed: set[str] = field(default_factory=set)
+
+    def describe(self) -> str:
+        failed = "\n".join(f"  FAILED {name}: {text.splitlines()[0] if text else ''}"
+                           for name, text in sorted(self.failed.items()))
+        return f"exit {self.exit_code}, {len(self.passed)} passed, {len(self.skipped)} skipped\n{failed}"
+
+
+def run_suite(env_file: Path, *args: str, tmp: Path, timeout: float = 180,
+              extra_env: dict[str, str] | None = None) -> SuiteRun:
+    junit = tmp / "junit.xml"
+    command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", f"--env={env_file}",
+               f"--junitxml={junit}", "-o", "junit_family=xunit2", "-q", *args]
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=timeout, check=False,
+                            env={**os.environ, **(extra_env or {})})
+    run = SuiteRun(result.returncode, result.stdout + result.stderr)
+    if junit.exists():
+        for case in ET.parse(junit).iter("testcase"):
+            name = case.get("name", "")
+            failure = case.find("failure") if case.find("failure") is not None else case.find("error")
+            skipped = case.find("skipped")
+            if failure is not None:
+                run.failed[name] = (failure.get("message") or "") + "\n" + (failure.text or "")
+            elif skipped is not None:
+                run.skipped[name] = skipped.get("message") or ""
+            else:
+                run.passed.add(name)
+    return run
+
+
+def variant(env_file: Path, tmp: Path, **changes: dict) -> Path:
+    """A copy of an environment file with some sections changed (e.g. cook={'timeout': 3})."""
+    data = yaml.safe_load(env_file.read_text())
+    for section, values in changes.items():
+        if isinstance(values, dict):
+            data.setdefault(section, {}).update(values)
+        else:
+            data[section] = values
+    path = tmp / "variant.yml"
+    path.write_text(yaml.safe_dump(data))
+    return path

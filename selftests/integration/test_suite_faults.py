@@ -1,0 +1,190 @@
+"""The suite against the sandbox: green when healthy, and for each fault exactly the expected tests fail.
+
+Each fault test brings the sandbox up with that fault, runs the real command (`pytest --env=…
+--phase all`), and compares the set of failed test ids with what the fault must break, checking that
+each failure names the hostname and the cause.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from .conftest import Rig
+from .suite_runner import SuiteRun, run_suite, variant
+
+F1, F2 = "127.0.0.11", "127.0.0.12"
+DEAD = "127.0.0.19"
+
+
+def target_id(rig: Rig, name: str) -> str:
+    service = rig.service(name)
+    return f"{service.kind}|{service.host}"
+
+
+def frontends(rig: Rig, name: str, test: str, *addresses: str) -> set[str]:
+    tid = target_id(rig, name)
+    return {f"{test}[{tid}|{address}]" for address in (addresses or rig.frontends)}
+
+
+def per_target(rig: Rig, name: str, *tests: str) -> set[str]:
+    tid = target_id(rig, name)
+    return {f"{test}[{tid}]" for test in tests}
+
+
+def roles(rig: Rig) -> set[str]:
+    return {f"test_ssh[{role}|root@127.0.0.15]" for role in ("database", "hobo", "wcs")}
+
+
+# fault → (expected failed test ids, words each failure message must contain besides the hostname)
+PREFLIGHT = {
+    "dns-missing": (lambda r: per_target(r, "portal-agent", "test_dns"), ["NXDOMAIN"]),
+    "dns-wrong-address": (lambda r: per_target(r, "wcs", "test_dns")
+                          | frontends(r, "wcs", "test_tls", DEAD) | frontends(r, "wcs", "test_http_404", DEAD),
+                          [DEAD]),
+    "tls-expired": (lambda r: frontends(r, "authentic", "test_tls"), ["expired"]),
+    "tls-wrong-name": (lambda r: frontends(r, "passerelle", "test_tls"), ["mismatch"]),
+    "tls-untrusted": (lambda r: frontends(r, "fargo", "test_tls"), ["issuer"]),
+    "tls-expiring-soon": (lambda r: frontends(r, "hobo", "test_tls"), ["days left"]),
+    "tls-one-frontend": (lambda r: frontends(r, "portal-user", "test_tls", F2), ["expired"]),
+    "http-already-200": (lambda r: frontends(r, "portal-agent", "test_http_404"), ["already answers"]),
+    "http-502": (lambda r: frontends(r, "passerelle", "test_http_404"), ["502"]),
+    "http-hang": (lambda r: frontends(r, "fargo", "test_http_404"), ["no HTTP response"]),
+    "skeleton-missing": (lambda r: per_target(r, "wcs", "test_wcs_skeleton"), ["absent"]),
+    "skeleton-corrupt": (lambda r: per_target(r, "wcs", "test_wcs_skeleton"), ["not a valid zip"]),
+    "skeleton-world-readable": (lambda r: per_target(r, "wcs", "test_wcs_skeleton"), ["0644"]),
+    "hobo-manage-missing": (lambda r: {"test_cook_command_allowed"}, ["hobo-manage"]),
+    "db-no-createdb": (lambda r: {"test_createdb_role"}, ["CREATEDB"]),
+    "db-missing": (lambda r: {"test_service_database[passerelle|passerelle]"}, ["absent"]),
+    "ssh-host-key-unknown": (roles, ["unknown"]),
+    "ssh-host-key-changed": (roles, ["CHANGED"]),
+    "tenants-all-deployed": (lambda r: {t for s in r.services() for t in (
+        per_target(r, s.host, "test_not_yet_deployed") | frontends(r, s.host, "test_http_404"))},
+        {"test_not_yet_deployed": ["already deployed"], "test_http_404": ["already answers"]}),
+    "tenants-some-deployed": (lambda r: {t for name in ("hobo", "authentic") for t in (
+        per_target(r, name, "test_not_yet_deployed") | frontends(r, name, "test_http_404"))},
+        {"test_not_yet_deployed": ["half-deployed"], "test_http_404": ["already answers"]}),
+}
+
+POSTDEPLOY = {
+    "deploy-never": (lambda r: per_target(r, "passerelle", "test_tenant_directory", "test_database")
+                     | frontends(r, "passerelle", "test_page"), ["still"]),
+    "deploy-late": (lambda r: set(), []),
+    "deploy-beyond-deadline": (lambda r: per_target(r, "portal-agent", "test_tenant_directory", "test_database")
+                               | frontends(r, "portal-agent", "test_page"), ["deadline"]),
+    "deploy-wrong-owner": (lambda r: per_target(r, "portal-user", "test_tenant_directory"), ["owned by root"]),
+    "deploy-schema-missing": (lambda r: per_target(r, "authentic", "test_database"), ["schema absent"]),
+    "wcs-database-missing": (lambda r: per_target(r, "wcs", "test_database") | frontends(r, "wcs", "test_page"),
+                             ["database"]),
+    "wrong-redirect": (lambda r: frontends(r, "wcs", "test_page"), ["302 to"]),
+    "portal-error": (lambda r: frontends(r, "portal-user", "test_page"), ["500"]),
+}
+
+
+Words = list[str] | dict[str, list[str]]  # words every failure must say, or per test function
+
+
+def check_failures(rig: Rig, run: SuiteRun, expected: set[str], words: Words) -> None:
+    assert set(run.failed) == expected, run.describe() + "\n" + run.output[-3000:]
+    for name, text in run.failed.items():
+        host = name.split("|")[1].rstrip("]") if "|" in name else ""
+        if host.startswith("root@"):
+            host = ""
+        assert host in text, f"{name}: the message does not name {host}:\n{text}"
+        needed = words if isinstance(words, list) else words.get(name.split("[")[0], [])
+        for word in needed:
+            assert word in text, f"{name}: the message does not say {word!r}:\n{text}"
+
+
+def test_healthy_flow_is_green_and_cooks_once(rig: Rig, tmp_path: Path) -> None:
+    rig.up()
+    run = run_suite(rig.sandbox.env_file, "--phase", "all", tmp=tmp_path)
+    assert run.exit_code == 0, run.describe() + run.output[-3000:]
+    assert not run.failed and not run.skipped
+    assert "test_cook" in run.passed
+    invocations = rig.sandbox.cook_invocations()
+    assert len(invocations) == 1, invocations
+    (only,) = invocations
+    assert only["user"] == "hobo"
+    assert any(arg.endswith(".json") and "/upload/" in arg for arg in only["argv"]), only
+    leftovers = list(rig.paths.state.glob("upload/*.json"))
+    assert leftovers == [], "the uploaded recipe (with the password) was left on the server"
+    password = rig.paths.state.joinpath("secrets/superuser_password").read_text().strip()
+    assert password not in run.output
+    assert not (rig.paths.state / "run" / "cook.lock").exists()
+
+
+@pytest.mark.parametrize("fault", sorted(PREFLIGHT))
+def test_preflight_fault(rig: Rig, tmp_path: Path, fault: str) -> None:
+    expected, words = PREFLIGHT[fault]
+    rig.up(fault)
+    run = run_suite(rig.sandbox.env_file, "--phase", "all", tmp=tmp_path)
+    check_failures(rig, run, expected(rig), words)
+    assert run.exit_code == 1
+    assert "test_cook" in run.skipped and "gate closed" in run.skipped["test_cook"]
+    assert rig.sandbox.cook_invocations() == [], "the gate let a cook through"
+
+
+@pytest.mark.parametrize("fault", sorted(POSTDEPLOY))
+def test_postdeploy_fault(rig: Rig, tmp_path: Path, fault: str) -> None:
+    expected, words = POSTDEPLOY[fault]
+    rig.up(fault)
+    run = run_suite(rig.sandbox.env_file, "--phase", "all", tmp=tmp_path)
+    check_failures(rig, run, expected(rig), words)
+    assert "test_cook" in run.passed
+    assert run.exit_code == (1 if expected(rig) else 0)
+
+
+def test_cook_failure_is_reported_and_releases_the_lock(rig: Rig, tmp_path: Path) -> None:
+    rig.up("cook-fails")
+    run = run_suite(rig.sandbox.env_file, "--phase", "all", tmp=tmp_path)
+    assert set(run.failed) == {"test_cook"}, run.describe()
+    assert "exited 1" in run.failed["test_cook"] and "cook log" in run.failed["test_cook"]
+    assert all("not run: the cook failed" in reason for name, reason in run.skipped.items()), run.skipped
+    assert not (rig.paths.state / "run" / "cook.lock").exists()
+    assert list(rig.paths.state.glob("upload/*.json")) == []
+
+
+def test_cook_timeout_is_enforced(rig: Rig, tmp_path: Path) -> None:
+    rig.up("cook-hangs")
+    env = variant(rig.sandbox.env_file, tmp_path, cook={"timeout": 2})
+    run = run_suite(env, "--phase", "all", tmp=tmp_path)
+    assert set(run.failed) == {"test_cook"}, run.describe()
+    assert "timed out after 2 s" in run.failed["test_cook"]
+    assert not (rig.paths.state / "run" / "cook.lock").exists()
+    assert list(rig.paths.state.glob("upload/*.json")) == []
+
+
+def test_a_second_cook_is_refused_by_the_lock(rig: Rig, tmp_path: Path) -> None:
+    rig.up()
+    lock = rig.paths.state / "run" / "cook.lock"
+    lock.write_text("platform=sandbox ticket=CHG-1 operator=someone@elsewhere started=now token=theirs\n")
+    run = run_suite(rig.sandbox.env_file, "--phase", "all", tmp=tmp_path)
+    assert set(run.failed) == {"test_cook"}, run.describe()
+    assert "another cook holds the lock" in run.failed["test_cook"]
+    assert "someone@elsewhere" in run.failed["test_cook"]
+    assert lock.read_text().startswith("platform=sandbox ticket=CHG-1"), "the other run's lock was touched"
+    assert rig.sandbox.cook_invocations() == []
+
+
+def test_protected_platform_needs_a_ticket(rig: Rig, tmp_path: Path) -> None:
+    rig.up()
+    env = variant(rig.sandbox.env_file, tmp_path, protected=True)
+    run = run_suite(env, "--phase", "all", tmp=tmp_path)
+    assert set(run.failed) == {"test_cook"}, run.describe()
+    assert "--ticket" in run.failed["test_cook"]
+    assert rig.sandbox.cook_invocations() == []
+    run = run_suite(env, "--phase", "all", "--ticket", "CHG-42", tmp=tmp_path)
+    assert set(run.failed) == {"test_cook"}, run.describe()
+    assert "--yes" in run.failed["test_cook"]
+    assert rig.sandbox.cook_invocations() == []
+
+
+def test_dry_run_cooks_nothing(rig: Rig, tmp_path: Path) -> None:
+    rig.up()
+    run = run_suite(rig.sandbox.env_file, "--phase", "all", "--dry-run", tmp=tmp_path)
+    assert "test_cook" in run.passed, run.describe()
+    assert "would run: sudo -u hobo" in run.output
+    assert rig.sandbox.cook_invocations() == []
+    assert all("dry-run" in reason for reason in run.skipped.values()), run.skipped
