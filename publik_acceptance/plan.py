@@ -219,20 +219,24 @@ def _mirror_hostnames(env: Environment) -> dict[str, tuple[str, ...]]:
     """Hostnames this platform must have because the platform it mirrors has them (prod ↔ preprod)."""
     if env.mirror_of is None:
         return {}
-    ref = env.mirror_of.environment
-    path = Path(ref) if ("/" in ref or ref.endswith((".yml", ".yaml"))) else env.file.parent / f"{ref}.yml"
-    if not path.is_absolute():
-        path = (env.file.parent / path).resolve()
-    mirrored = load_environment(path)
+    mirrored = mirrored_environment(env)
     recipes = {inst.name: load_recipe(inst.recipe) for inst in mirrored.instances}
     result = {}
     for inst in mirrored.instances:
         names = set(recipes[inst.name].hostnames) | set(inst.expect_hostnames)
-        result[inst.name] = tuple(sorted(_mirror_name(n, env) for n in names))
+        result[inst.name] = tuple(sorted(mirror_name(n, env) for n in names))
     return result
 
 
-def _mirror_name(host: str, env: Environment) -> str:
+def mirrored_environment(env: Environment) -> Environment:
+    """The environment named by mirror_of: a name next to this file, or a path relative to it."""
+    assert env.mirror_of is not None
+    ref = env.mirror_of.environment
+    path = Path(ref) if ("/" in ref or ref.endswith((".yml", ".yaml"))) else Path(f"{ref}.yml")
+    return load_environment((env.file.parent / path).resolve())
+
+
+def mirror_name(host: str, env: Environment) -> str:
     assert env.mirror_of is not None
     if env.mirror_of.strip:
         host = host.replace(env.mirror_of.strip, "", 1)

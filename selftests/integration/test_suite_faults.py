@@ -188,3 +188,18 @@ def test_dry_run_cooks_nothing(rig: Rig, tmp_path: Path) -> None:
     assert "would run: sudo -u hobo" in run.output
     assert rig.sandbox.cook_invocations() == []
     assert all("dry-run" in reason for reason in run.skipped.values()), run.skipped
+
+
+def test_parity_with_the_mirrored_platform(rig: Rig, tmp_path: Path) -> None:
+    rig.up()
+    assert run_suite(rig.sandbox.env_file, "--phase", "all", tmp=tmp_path).exit_code == 0
+    mirror = {"environment": str(rig.sandbox.env_file)}
+    same = variant(rig.sandbox.env_file, tmp_path, mirror_of=mirror)
+    run = run_suite(same, "--phase", "postdeploy", "-k", "test_parity", tmp=tmp_path)
+    assert run.passed == {"test_parity[moncompte]"}, run.describe()
+    # Here, fargo's tenants live elsewhere (so none is found): preprod has one, "prod" does not.
+    drifted = variant(rig.sandbox.env_file, tmp_path, mirror_of=mirror,
+                      services={"fargo": {"tenants_dir": "/var/lib/fargo-elsewhere/tenants"}})
+    run = run_suite(drifted, "--phase", "postdeploy", "-k", "test_parity", tmp=tmp_path)
+    assert set(run.failed) == {"test_parity[moncompte]"}, run.describe()
+    assert "missing here: " + rig.service("fargo").host in run.failed["test_parity[moncompte]"]
