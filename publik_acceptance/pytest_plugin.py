@@ -20,6 +20,9 @@ from .preflight import PreflightEvidence
 from .probes.remote import SshPool
 from .probing import Prober
 
+# The change-ticket report (HTML, JUnit, JSON): its own plugin, loaded with this one.
+pytest_plugins = ("publik_acceptance.report.plugin",)
+
 PHASES = ("preflight", "deploy", "postdeploy")
 PLAN_KEY = pytest.StashKey[Plan]()
 SESSION_KEY = pytest.StashKey["RunContext"]()
@@ -51,11 +54,13 @@ def pytest_configure(config: pytest.Config) -> None:
             f"--env {name}: write --env={name} (with '='), or use a path inside {SUITE_DIR.parent}; "
             "pytest reads a separate path argument before it knows --env and picks the wrong root directory"
         )
-    if name:
+    if name and PLAN_KEY not in config.stash:  # the report plugin may have loaded it to name its files
         try:
             config.stash[PLAN_KEY] = load_plan(name)
         except ConfigError as exc:
             raise pytest.UsageError(str(exc)) from None
+    if name:
+        config.pluginmanager.register(GateRecorder(config), "publik-gate")
     elif _runs_suite(config):
         get_plan(config)
 
@@ -106,8 +111,9 @@ def _targets_for(metafunc: pytest.Metafunc, plan: Plan) -> list[Target]:
 class RunContext:
     """Connections and evidence shared by the whole run: one SSH connection per server, one pool."""
 
-    def __init__(self, plan: Plan) -> None:
+    def __init__(self, plan: Plan, config: pytest.Config) -> None:
         self.plan = plan
+        self.config = config
         self.pool = SshPool(plan.environment)
         self.prober = Prober(plan.environment)
         self.preflight = PreflightEvidence(plan, self.pool, self.prober)
@@ -122,7 +128,7 @@ class RunContext:
 
 def run_context(config: pytest.Config) -> RunContext:
     if SESSION_KEY not in config.stash:
-        config.stash[SESSION_KEY] = RunContext(get_plan(config))
+        config.stash[SESSION_KEY] = RunContext(get_plan(config), config)
     return config.stash[SESSION_KEY]
 
 
@@ -139,16 +145,15 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
     return report
 
 
-def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    if phase_of(Path(str(report.fspath))) == "preflight" and _CURRENT_CONFIG:
-        run_context(_CURRENT_CONFIG[0]).gate.record(report)
+class GateRecorder:
+    """Feeds every preflight report to the gate (registered only when an environment is given)."""
 
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
 
-_CURRENT_CONFIG: list[pytest.Config] = []
-
-
-def pytest_sessionstart(session: pytest.Session) -> None:
-    _CURRENT_CONFIG[:] = [session.config]
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if phase_of(Path(str(report.fspath))) == "preflight":
+            run_context(self.config).gate.record(report)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -222,7 +227,7 @@ def deployment(run: RunContext) -> Outcome:
 
     After a cook in this run, postdeploy runs only if the cook ran; alone (--phase postdeploy) or with
     --check-anyway it checks whatever is there."""
-    config = run_config(run)
+    config = run.config
     if "deploy" in selected_phases(config) and not config.getoption("publik_check_anyway"):
         cook = run.cook
         if cook is None or cook.status != "ran":
@@ -231,6 +236,3 @@ def deployment(run: RunContext) -> Outcome:
                         "use --phase postdeploy (or --check-anyway) to check the platform as it is")
     return run.postdeploy.outcome()
 
-
-def run_config(run: RunContext) -> pytest.Config:
-    return _CURRENT_CONFIG[0]
