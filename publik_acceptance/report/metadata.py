@@ -1,0 +1,130 @@
+"""Who ran what, on what, from which code: the facts a reviewer needs to trust the report."""
+
+from __future__ import annotations
+
+import datetime as dt
+import getpass
+import hashlib
+import platform as py_platform
+import socket
+import subprocess
+from dataclasses import dataclass, field
+from importlib import metadata as dist_metadata
+from pathlib import Path
+
+from ..plan import Plan
+
+TOOLS = ("pytest", "publik-acceptance", "paramiko", "dnspython", "cryptography", "pytest-html")
+
+
+@dataclass
+class RunInfo:
+    platform: str
+    instances: tuple[str, ...]
+    phases: tuple[str, ...]
+    ticket: str | None
+    operator: str
+    commit: str
+    dirty: bool | None  # None: not a git checkout (or git unavailable)
+    environment_file: str
+    environment_sha256: str
+    recipes: dict[str, str]  # path → SHA-256
+    tools: dict[str, str]
+    started: dt.datetime
+    finished: dt.datetime | None = None
+    dry_run: bool = False
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def duration(self) -> float | None:
+        return (self.finished - self.started).total_seconds() if self.finished else None
+
+    def code_version(self) -> str:
+        if self.dirty is None:
+            return self.commit
+        return f"{self.commit} ({'dirty: uncommitted changes' if self.dirty else 'clean'})"
+
+    def rows(self) -> list[tuple[str, str]]:
+        """Label/value pairs, in reading order, for the report header and pytest-metadata."""
+        rows = [
+            ("Platform", self.platform),
+            ("Instances", ", ".join(self.instances)),
+            ("Phases", " → ".join(self.phases) + (" (dry run: no cook)" if self.dry_run else "")),
+            ("Ticket", self.ticket or "none given (--ticket)"),
+            ("Operator", self.operator),
+            ("Suite version", self.code_version()),
+            ("Environment file", f"{self.environment_file} (SHA-256 {self.environment_sha256})"),
+        ]
+        rows += [(f"Recipe {Path(path).name}", f"{path} (SHA-256 {digest})") for path, digest in self.recipes.items()]
+        rows.append(("Tools", ", ".join(f"{name} {version}" for name, version in self.tools.items())))
+        rows.append(("Started", _utc(self.started)))
+        if self.finished:
+            rows.append(("Finished", f"{_utc(self.finished)} ({self.duration:.1f} s)"))
+        rows += list(self.extra.items())
+        return rows
+
+
+def _utc(moment: dt.datetime) -> str:
+    return f"{moment.astimezone(dt.UTC):%Y-%m-%d %H:%M:%S} UTC"
+
+
+def sha256_file(path: Path) -> str:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError as exc:
+        return f"unreadable ({exc.strerror})"
+
+
+def operator() -> str:
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "unknown"
+    return f"{user}@{socket.getfqdn() or socket.gethostname()}"
+
+
+def git_state(repo: Path) -> tuple[str, bool | None]:
+    """(commit, dirty); the tree may belong to another user than the one running (root in CI)."""
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", "-c", f"safe.directory={repo}", "-C", str(repo), *args],
+                              capture_output=True, text=True, timeout=10, check=True).stdout
+
+    try:
+        commit = git("rev-parse", "HEAD").strip()
+        dirty = bool(git("status", "--porcelain").strip())
+    except (OSError, subprocess.SubprocessError):
+        return ("unknown (not a git checkout, or git unavailable)", None)
+    return (commit, dirty)
+
+
+def tool_versions() -> dict[str, str]:
+    versions = {"python": py_platform.python_version()}
+    for name in TOOLS:
+        try:
+            versions[name] = dist_metadata.version(name)
+        except dist_metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def collect(plan: Plan, phases: tuple[str, ...], ticket: str | None, repo: Path, started: dt.datetime,
+            dry_run: bool = False) -> RunInfo:
+    env = plan.environment
+    recipes = {str(i.recipe): sha256_file(i.recipe) for i in env.instances}
+    commit, dirty = git_state(repo)
+    return RunInfo(
+        platform=env.platform,
+        instances=tuple(i.name for i in env.instances),
+        phases=phases,
+        ticket=ticket,
+        operator=operator(),
+        commit=commit,
+        dirty=dirty,
+        environment_file=str(env.file),
+        environment_sha256=sha256_file(env.file),
+        recipes=recipes,
+        tools=tool_versions(),
+        started=started,
+        dry_run=dry_run,
+    )

@@ -1,0 +1,170 @@
+"""The top of the HTML report (pytest-html's summary prefix): verdict, run facts, one row per Target,
+screenshots. Styles ride along inline, so the file stays self-contained; they also move pytest-html's
+own blocks so that the verdict comes first and the environment table last.
+"""
+
+from __future__ import annotations
+
+import base64
+
+from .metadata import RunInfo
+from .render import esc, seconds
+from .screenshots import Screenshots
+from .targets import TargetRow, used_columns
+from .verdict import RunVerdict
+
+CSS = """
+body{display:flex;flex-direction:column;color:#333;max-width:1500px}
+#title{order:-3;margin-bottom:4px} .summary{order:-1;display:block}
+body>p,#environment-header,#environment{order:1} footer{order:2}
+#results-table{order:0} .summary__data{flex:none;width:auto} .summary__data>h2{display:none}
+.summary__spacer{display:none} .summary__reload{display:none}
+.pa-verdict-box{border:3px solid;border-radius:6px;padding:10px 16px;margin:6px 0 12px}
+.pa-verdict-box h2{font-size:22px;margin:2px 0 8px}
+.pa-good{border-color:#2e7d32;background:#f1f8f1} .pa-good h2{color:#2e7d32}
+.pa-bad{border-color:#c62828;background:#fdf0f0} .pa-bad h2{color:#c62828}
+.pa-warn{border-color:#ef8f00;background:#fff8ec} .pa-warn h2{color:#b26a00}
+.pa-steps{display:flex;gap:10px;flex-wrap:wrap;margin:0 0 6px}
+.pa-step{border:1px solid #ccc;border-radius:4px;padding:6px 10px;background:#fff;font-size:13px;color:#222}
+.pa-step b{display:block;font-size:11px;color:#666;text-transform:uppercase;letter-spacing:.05em}
+.pa-step.ok{border-color:#2e7d32} .pa-step.bad{border-color:#c62828} .pa-step.none{color:#888}
+.pa-blocking{margin:6px 0 0;padding-left:18px;color:#222;font-size:12px}
+.pa-blocking code{font-weight:bold}
+.pa-counts{font-size:13px;color:#222;margin:4px 0 0}
+.pa-section{margin:14px 0 6px;font-size:15px;color:#111}
+.pa-facts{display:grid;grid-template-columns:max-content 1fr;gap:2px 14px;margin:0;font-size:12px;color:#222}
+.pa-facts dt{font-weight:bold;color:#555} .pa-facts dd{margin:0;word-break:break-all}
+.pa-targets{border-collapse:collapse;font-size:12px;color:#222}
+.pa-targets th,.pa-targets td{border:1px solid #ddd;padding:3px 7px;text-align:left;white-space:nowrap}
+.pa-targets th{background:#f3f3f3} .pa-targets td.ok{color:#2e7d32} .pa-targets td.fail{color:#c62828;
+font-weight:bold;background:#fdf0f0} .pa-targets td.skip,.pa-targets td.partial{color:#b26a00}
+.pa-targets td.none{color:#bbb}
+.pa-shots{display:flex;gap:12px;flex-wrap:wrap} .pa-shots figure{margin:0;font-size:11px;color:#444}
+.pa-shots img{width:440px;border:1px solid #bbb;display:block}
+.pa-blocking-skipped{font-size:12px;color:#444;margin-top:4px}
+.logwrapper:not(:has(.log)){display:none} .logwrapper{max-height:180px}
+.pa-note{color:#666;font-size:12px}
+.pa-evidence{color:#222;font-size:12px}
+.pa-ev{border-left:3px solid #bbb;padding:2px 10px;margin:6px 0}
+.pa-ev h4{margin:4px 0;font-size:12px} .pa-kind{background:#eee;border-radius:3px;padding:0 5px;
+font-weight:normal;color:#444;margin-right:4px}
+.pa-verdict.pa-good{border-left-color:#2e7d32;background:none} .pa-verdict.pa-badbox,.pa-badbox{
+border-left-color:#c62828}
+.pa-dl{display:grid;grid-template-columns:max-content 1fr;gap:1px 12px;margin:2px 0}
+.pa-dl dt{color:#666} .pa-dl dd{margin:0;word-break:break-all}
+.pa-table{border-collapse:collapse;margin:3px 0} .pa-table th,.pa-table td{border:1px solid #ddd;
+padding:2px 6px;text-align:left;vertical-align:top} .pa-table th{background:#f6f6f6}
+.pa-problems td:nth-child(2){color:#c62828}
+.pa-pre{white-space:pre-wrap;background:#f7f7f7;padding:4px;margin:2px 0;max-height:400px;overflow:auto}
+.pa-ok{color:#2e7d32} .pa-bad{color:#c62828} .pa-muted{color:#999} .pa-fp{font-size:10px}
+"""
+
+STEP_STATE = {"open": "ok", "closed": "bad", "ran": "ok", "dry-run": "none", "failed": "bad", "not run": "none",
+              "passed": "ok"}
+
+
+def _step(label: str, value: str, detail: str = "") -> str:
+    css = STEP_STATE.get(value, "none")
+    return f'<div class="pa-step {css}"><b>{esc(label)}</b>{esc(value)}{(" — " + esc(detail)) if detail else ""}</div>'
+
+
+def blocking_list(blocking: tuple[tuple[str, str, str], ...]) -> str:
+    """What closed the gate: failures in full; checks skipped because of them, folded."""
+    def item(test: str, outcome: str, reason: str) -> str:
+        return f"<li><code>{esc(test)}</code> {esc(outcome)}: {esc(reason)}</li>"
+
+    failed = [b for b in blocking if b[1] != "skipped"]
+    skipped = [b for b in blocking if b[1] == "skipped"]
+    html = ""
+    if failed:
+        html += (f'<div class="pa-note">The gate is closed by {len(failed)} failed check(s):</div>'
+                 f'<ul class="pa-blocking">{"".join(item(*b) for b in failed)}</ul>')
+    if skipped:
+        html += (f'<details class="pa-blocking-skipped"><summary>{len(skipped)} more check(s) could not run '
+                 f'{"because of these" if failed else "(they also keep the gate closed)"}</summary>'
+                 f'<ul class="pa-blocking">{"".join(item(*b) for b in skipped)}</ul></details>')
+    return html
+
+
+def verdict_box(verdict: RunVerdict, info: RunInfo) -> str:
+    tone, headline = verdict.headline(info.phases)
+    steps = []
+    if "preflight" in info.phases:
+        steps.append(_step("gate", verdict.gate, verdict.gate_detail))
+    if "deploy" in info.phases:
+        detail = []
+        if verdict.cook_exit is not None:
+            detail.append(f"exit {verdict.cook_exit}")
+        if verdict.cook_duration is not None and verdict.cook != "not run":
+            detail.append(seconds(verdict.cook_duration))
+        steps.append(_step("cook", verdict.cook, ", ".join(detail)))
+    if "postdeploy" in info.phases:
+        steps.append(_step("postdeploy", verdict.postdeploy))
+    body = f'<div class="pa-steps">{"".join(steps)}</div>'
+    if verdict.blocking and "preflight" in info.phases:
+        body += blocking_list(verdict.blocking)
+    if verdict.cook == "failed" and verdict.cook_message:
+        body += f'<p class="pa-counts">Cook: {esc(verdict.cook_message)}</p>'
+    if verdict.waived:
+        items = "".join(f"<li><code>{esc(t)}</code> waived: {esc(r)}</li>" for t, r in verdict.waived)
+        body += f'<div class="pa-note">Waived:</div><ul class="pa-blocking">{items}</ul>'
+    c = verdict.counts
+    counts = (f"{c['total']} checks: {c['passed']} passed, {c['failed']} failed, {c['error']} errors, "
+              f"{c['skipped']} skipped")
+    per_phase = "; ".join(f"{p} {pc['passed']}/{pc['total']} passed" for p, pc in verdict.phase_counts.items())
+    where = f"{info.platform} — {', '.join(info.instances)}" + (f" — ticket {info.ticket}" if info.ticket else "")
+    return (f'<div class="pa-verdict-box pa-{"good" if tone == "good" else "bad" if tone == "bad" else "warn"}">'
+            f"<h2>{esc(headline)}</h2><p class=\"pa-counts\"><b>{esc(where)}</b></p>{body}"
+            f'<p class="pa-counts">{esc(counts)} ({esc(per_phase)})</p></div>')
+
+
+def facts(info: RunInfo) -> str:
+    items = "".join(f"<dt>{esc(k)}</dt><dd>{esc(v)}</dd>" for k, v in info.rows())
+    return f'<h3 class="pa-section">Run</h3><dl class="pa-facts">{items}</dl>'
+
+
+def targets_table(rows: list[TargetRow]) -> str:
+    if not rows:
+        return ""
+    columns = used_columns(rows)
+    show_ready = any(r.ready_text != "—" for r in rows)
+    head = "".join(f"<th>{esc(c)}</th>" for c in ["instance", "service", "hostname", *columns])
+    head += "<th>ready after</th>" if show_ready else ""
+    body = []
+    for row in rows:
+        t = row.target
+        cells = "".join(f'<td class="{row.cells[c].state}" title="{esc(row.cells[c].detail)}">'
+                        f"{esc(row.cells[c].text)}</td>" for c in columns)
+        ready = f"<td>{esc(row.ready_text)}</td>" if show_ready else ""
+        body.append(f"<tr><td>{esc(t.instance)}</td><td>{esc(t.kind)}</td><td>{esc(t.hostname)}</td>{cells}{ready}</tr>")
+    return (f'<h3 class="pa-section">Per service ({len(rows)})</h3><table class="pa-targets"><thead><tr>{head}'
+            f'</tr></thead><tbody>{"".join(body)}</tbody></table>'
+            '<p class="pa-note">Hover a cell for details; each check, with its evidence, is listed below.</p>')
+
+
+def gallery(screens: Screenshots) -> str:
+    title = '<h3 class="pa-section">After deployment: what users see</h3>'
+    if not screens.shots:
+        return f'{title}<p class="pa-note">{esc(screens.reason)}</p>' if screens.status != "disabled" else ""
+    figures = []
+    for shot in screens.shots:
+        caption = f"{shot.url} via {shot.address}"
+        if shot.png:
+            data = base64.b64encode(shot.png).decode()
+            note = f"<br>{esc(shot.error)}" if shot.error else ""
+            figures.append(f'<figure><img alt="{esc(caption)}" src="data:image/png;base64,{data}">'
+                           f"<figcaption>{esc(caption)}{note}</figcaption></figure>")
+        else:
+            figures.append(f"<figure><figcaption>{esc(caption)}: {esc(shot.error)}</figcaption></figure>")
+    return f'{title}<p class="pa-note">{esc(screens.reason)}</p><div class="pa-shots">{"".join(figures)}</div>'
+
+
+def prefix(verdict: RunVerdict, info: RunInfo, rows: list[TargetRow], screens: Screenshots) -> str:
+    return (f"<style>{CSS}</style>{verdict_box(verdict, info)}{targets_table(rows)}{facts(info)}"
+            f'{gallery(screens)}<h3 class="pa-section">All checks</h3>')
+
+
+def title(info: RunInfo) -> str:
+    phases = "all phases" if len(info.phases) == 3 else " + ".join(info.phases)
+    ticket = f" — {info.ticket}" if info.ticket else ""
+    return f"Publik acceptance — {info.platform} — {phases}{ticket}"

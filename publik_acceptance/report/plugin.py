@@ -1,0 +1,271 @@
+"""pytest glue for the report: options, pytest-html/JUnit set up per run, evidence as extras, the
+verdict at the top, JSON summary, redaction and a leak scan of every file written.
+
+Active only with --env (the suite); self-tests and other pytest runs are untouched.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html as html_lib
+from collections.abc import Generator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .. import pytest_plugin as front
+from ..evidence_log import Evidence, plain
+from ..plan import Plan, load_plan
+from ..postdeploy import Outcome
+from ..preflight import Frontend
+from ..secrets import REGISTRY, redact
+from . import junit, metadata, page, redaction, screenshots, summary, targets
+from .outcomes import Results
+from .paths import ReportPaths, report_paths
+from .render import evidence_html
+from .verdict import RunVerdict, build
+
+STATE_KEY = pytest.StashKey["ReportState"]()
+ASPECTS = {"test_tenant_directory": "tenant", "test_database": "database", "test_page": "page"}
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("publik-report", "Publik change-ticket report")
+    group.addoption("--reports-dir", dest="publik_reports_dir", default="reports", metavar="DIR",
+                    help="where each run with --env writes <platform>-<UTC timestamp>.html/.xml/.json "
+                         "(default: reports/)")
+    group.addoption("--screenshots", dest="publik_screenshots", action="store_true", default=None,
+                    help="screenshot the portals and login page after deployment (default: if Chromium is found)")
+    group.addoption("--no-screenshots", dest="publik_screenshots", action="store_false",
+                    help="no screenshots")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    """Before pytest-html and junitxml read their options: point them at this run's files."""
+    name = config.getoption("publik_env", None)
+    if not name or hasattr(config, "workerinput") or config.option.collectonly:
+        return
+    try:
+        plan = config.stash[front.PLAN_KEY] if front.PLAN_KEY in config.stash else load_plan(name)
+    except Exception:  # the front door reports bad input (exit 4, one line); no report then
+        return
+    config.stash[front.PLAN_KEY] = plan
+    redaction.register_environment_secrets(plan.environment)
+    started = dt.datetime.now(dt.UTC)
+    base = Path(config.getoption("publik_reports_dir"))
+    if not base.is_absolute():
+        base = config.invocation_params.dir / base
+    paths = report_paths(base, plan.platform, started)
+    if config.option.htmlpath:
+        paths = ReportPaths(Path(config.option.htmlpath).absolute(), paths.xml, paths.json)
+    else:
+        config.option.htmlpath = str(paths.html)
+        config.option.self_contained_html = True
+    if config.option.xmlpath:
+        paths = ReportPaths(paths.html, Path(config.option.xmlpath).absolute(), paths.json)
+    else:
+        config.option.xmlpath = str(paths.xml)
+    paths.json.parent.mkdir(parents=True, exist_ok=True)
+    state = ReportState(config, plan, paths, started)
+    config.stash[STATE_KEY] = state
+    config.pluginmanager.register(state, "publik-report")
+    if config.pluginmanager.hasplugin("html"):
+        config.pluginmanager.register(HtmlHooks(state), "publik-report-html")
+
+
+class ReportState:
+    def __init__(self, config: pytest.Config, plan: Plan, paths: ReportPaths, started: dt.datetime) -> None:
+        self.config = config
+        self.plan = plan
+        self.paths = paths
+        self.started = started
+        self.phases = front.selected_phases(config)
+        self.results = Results(self._phase_of, (t.id for t in plan.targets))
+        self.outcome: Outcome | None = None
+        self.info: metadata.RunInfo | None = None
+        self.verdict: RunVerdict | None = None
+        self.rows: list[targets.TargetRow] = []
+        self.screens = screenshots.Screenshots("not run", "")
+        self.leaks: list[redaction.Leak] = []
+
+    def _phase_of(self, nodeid: str) -> str | None:
+        return front.phase_of(self.config.rootpath / nodeid.split("::")[0])
+
+    @property
+    def run(self) -> front.RunContext | None:
+        return self.config.stash.get(front.SESSION_KEY, None)
+
+    # -- start ------------------------------------------------------------------------------------
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        self.info = metadata.collect(self.plan, self.phases, self.config.getoption("publik_ticket"),
+                                     front.SUITE_DIR.parent, self.started,
+                                     bool(self.config.getoption("publik_dry_run")))
+        self._metadata()
+
+    def _metadata(self) -> None:
+        """pytest-html's environment table, from pytest-metadata's stash: our facts first, redacted and
+        escaped (pytest-html inserts the values as HTML)."""
+        try:
+            from pytest_metadata.plugin import metadata_key
+        except ImportError:
+            return
+        if metadata_key not in self.config.stash or self.info is None:
+            return
+        table = self.config.stash[metadata_key]
+        ours = {k: html_lib.escape(redact(v)) for k, v in self.info.rows()}
+        ours["Reports"] = html_lib.escape(", ".join(str(p) for p in self.paths.all()))
+        others = {k: redaction.redact_value(v) for k, v in table.items() if k not in ours}
+        table.clear()
+        table.update(ours)
+        table.update(others)
+
+    # -- per test ---------------------------------------------------------------------------------
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[
+            None, pytest.TestReport, pytest.TestReport]:
+        report = yield
+        if call.when == "call":
+            report.publik_derived = self._derived(item)
+        return report
+
+    def _derived(self, item: pytest.Item) -> list[Evidence]:
+        """Evidence the plugin knows better than the test: the cook's log, and the postdeploy wait."""
+        funcargs: dict[str, Any] = getattr(item, "funcargs", {})
+        name = getattr(item, "originalname", item.name)
+        found = []
+        run = self.run
+        if name == "test_cook" and run is not None:
+            if run.cook is not None:
+                found.append(Evidence("cook", "the cook over SSH (log redacted)", plain(run.cook)))
+            else:
+                found.append(Evidence("gate", "why the cook did not run", {
+                    "summary": run.gate.summary().splitlines()[0],
+                    "blocking": [{"test": e.test, "outcome": e.outcome, "reason": e.reason} for e in run.gate.blocking],
+                }))
+        deployment = funcargs.get("deployment")
+        if isinstance(deployment, Outcome):
+            self.outcome = deployment
+            found += self._wait_evidence(name, funcargs, deployment)
+        return found
+
+    @staticmethod
+    def _wait_evidence(name: str, funcargs: dict[str, Any], deployment: Outcome) -> list[Evidence]:
+        aspect = ASPECTS.get(name)
+        frontend, target = funcargs.get("frontend"), funcargs.get("target")
+        if isinstance(frontend, Frontend):
+            target, address = frontend.target, frontend.address
+        else:
+            address = None
+        if aspect is None or target is None:
+            return []
+        item = deployment.items.get((target.id, aspect, address))
+        if item is None or item.judgement is None:
+            return []
+        ready = deployment.time_to_ready(target)
+        judgement = item.judgement
+        return [Evidence("wait", f"{aspect}{' on ' + address if address else ''} of {target.id}", {
+            "state": judgement.state.value, "expected": judgement.expected, "actual": judgement.actual,
+            "todo": judgement.todo, "evidence": list(judgement.evidence), "polls": item.polls,
+            "ready_at": item.ready_at, "since": item.since, "settled": item.settled, "stable": item.stable,
+            "deadline": deployment.deadline, "elapsed": deployment.elapsed,
+            "time_to_ready": f"{ready:.1f} s (all its checks)" if ready is not None else None,
+        })]
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        """First in line: redact before the terminal, JUnit, the gate or pytest-html see the report."""
+        redaction.redact_report(report)
+        evidence = list(getattr(report, "publik_evidence", None) or []) + list(getattr(report, "publik_derived", []))
+        self.results.add(report, evidence)
+        if evidence:
+            from pytest_html import extras
+
+            report.extras = [*getattr(report, "extras", []), extras.html(evidence_html(evidence))]
+
+    # -- end --------------------------------------------------------------------------------------
+    @pytest.hookimpl(wrapper=True, trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> Generator[None, None, None]:
+        self._conclude()
+        result = yield
+        self._write(session)
+        return result
+
+    def _conclude(self) -> None:
+        """Before pytest-html and junitxml write: the verdict, the per-Target rows, screenshots."""
+        assert self.info is not None
+        run = self.run
+        self.info.finished = dt.datetime.now(dt.UTC)
+        self.verdict = build(run.gate if run else None, run.cook if run else None, self.results, self.phases)
+        self.rows = targets.rows(self.plan, self.results, self.outcome)
+        addresses: dict[str, str] = {}
+        if run is not None and "dns" in vars(run.preflight):  # already resolved: never probe again here
+            addresses = {h: e.addresses[0] for h, e in run.preflight.dns.items() if e.addresses}
+        self.screens = screenshots.take(self.plan, addresses, self.config.getoption("publik_screenshots"),
+                                        self.outcome is not None)
+        self._metadata()
+
+    def _write(self, session: pytest.Session) -> None:
+        assert self.info is not None and self.verdict is not None
+        v = self.verdict
+        if self.paths.xml.exists():
+            junit.restructure(self.paths.xml, self.plan.platform, {
+                "ticket": self.info.ticket or "", "operator": self.info.operator,
+                "commit": self.info.code_version(), "environment_sha256": self.info.environment_sha256,
+                "gate": v.gate, "cook": v.cook, "postdeploy": v.postdeploy})
+        records = list(self.results.records.values())  # in run order
+        summary.write(self.paths.json, summary.build(self.info, v, records, self.rows, self.paths,
+                                                     self.screens.as_json()))
+        produced = [p for p in self.paths.all() if p.exists()]
+        for path in produced:
+            redaction.redact_file(path)
+        self.leaks = redaction.scan(produced)
+        if self.leaks:
+            session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        tr = terminalreporter
+        if self.verdict is None or self.info is None:
+            return
+        tone, headline = self.verdict.headline(self.info.phases)
+        v = self.verdict
+        tr.write_sep("=", "publik-acceptance report", bold=True)
+        tr.write_line(f"{headline} — gate {v.gate}, cook {v.cook}, postdeploy {v.postdeploy}",
+                      green=tone == "good", red=tone == "bad", yellow=tone == "warn", bold=True)
+        if self.screens.reason:
+            tr.write_line(self.screens.reason)
+        for label, path in (("HTML ", self.paths.html), ("JUnit", self.paths.xml), ("JSON ", self.paths.json)):
+            shown = path if path.exists() else f"{path} (not written)"
+            tr.write_line(f"{label}  {shown}")
+        for leak in self.leaks:
+            tr.write_line(f"SECRET LEAK: {leak.line()}", red=True, bold=True)
+        if self.leaks:
+            tr.write_line("SECRET LEAK: do not attach these files; report this as a bug of the suite "
+                          f"(exit code {int(pytest.ExitCode.INTERNAL_ERROR)})", red=True, bold=True)
+        elif REGISTRY.values():
+            tr.write_line(f"secret scan: {len(REGISTRY.values())} secret(s) of this run found in none of the files")
+
+
+class HtmlHooks:
+    """pytest-html's own hooks (registered only when pytest-html is installed)."""
+
+    def __init__(self, state: ReportState) -> None:
+        self.state = state
+
+    def pytest_html_results_table_html(self, report: pytest.TestReport, data: list[str]) -> None:
+        """No grey "No log output captured." box under every passed check: noise for a reviewer."""
+        if data == ["No log output captured."]:
+            data.clear()
+
+    def pytest_html_report_title(self, report: Any) -> None:
+        if self.state.info is not None:
+            report.title = redact(page.title(self.state.info))
+
+    def pytest_html_results_summary(self, prefix: list[str], summary: list[str], postfix: list[str],
+                                    session: pytest.Session) -> None:
+        s = self.state
+        if s.verdict is None or s.info is None:
+            return
+        prefix.append(page.prefix(s.verdict, s.info, s.rows, s.screens))

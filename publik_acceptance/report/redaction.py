@@ -1,0 +1,147 @@
+"""Secrets out of every channel: reports are redacted as they are made, files after they are written,
+and then every produced file is scanned for each secret in every encoding it could have taken there.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from xml.sax.saxutils import escape as xml_escape
+
+import pytest
+
+from ..environment import Environment
+from ..secrets import REGISTRY, SecretRef, redact
+
+LEAK_SUFFIX = ".LEAKED-do-not-attach"
+
+
+def register_environment_secrets(env: Environment) -> int:
+    """Resolve (and so register) every secret the environment names, before anything is written.
+
+    The suite resolves most of them lazily, possibly after some output mentioning them was made;
+    registering them up front lets every channel redact from the first line. Unavailable ones are
+    left to the checks that need them (test_superuser_password_is_set says what is missing).
+    """
+    count = 0
+    for ref in _secret_refs(env):
+        if ref.is_available():
+            count += 1
+    return count
+
+
+def _secret_refs(value: Any, seen: set[int] | None = None) -> Iterable[SecretRef]:
+    seen = seen if seen is not None else set()
+    if id(value) in seen or value is None or isinstance(value, str | int | float | bool | Path):
+        return
+    seen.add(id(value))
+    if isinstance(value, SecretRef):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _secret_refs(item, seen)
+    elif isinstance(value, list | tuple | set | frozenset):
+        for item in value:
+            yield from _secret_refs(item, seen)
+    elif hasattr(value, "__dataclass_fields__"):
+        for name in value.__dataclass_fields__:
+            yield from _secret_refs(getattr(value, name), seen)
+
+
+def redact_report(report: pytest.TestReport) -> None:
+    """Mask secrets in what the terminal, JUnit and pytest-html take from a report (failure text,
+    skip reason, captured output)."""
+    if not REGISTRY.values():
+        return
+    longrepr = report.longrepr
+    if isinstance(longrepr, tuple) and len(longrepr) == 3:
+        report.longrepr = (longrepr[0], longrepr[1], redact(str(longrepr[2])))
+    elif longrepr is not None:
+        text = str(longrepr)
+        masked = redact(text)
+        if masked != text:  # keep pytest's rich rendering unless a secret forces plain text
+            report.longrepr = masked
+    report.sections = [(header, redact(content)) for header, content in report.sections]
+
+
+def redact_value(value: Any) -> Any:
+    """A copy of JSON-like data with every string redacted (metadata, JSON summary)."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {redact(str(k)): redact_value(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [redact_value(v) for v in value]
+    return value
+
+
+def _base64_cores(raw: bytes) -> set[str]:
+    """What a secret looks like inside any base64 text (data: URIs), whatever its alignment."""
+    cores = set()
+    for shift in range(3):
+        encoded = base64.b64encode(b"\0" * shift + raw).decode()
+        start = (shift * 4 + 2) // 3 + (1 if shift else 0)  # chars touched by the padding prefix
+        full = (shift + len(raw)) // 3 * 4  # chars of complete groups only
+        core = encoded[start:full]
+        if len(core) >= 12:
+            cores.add(core)
+    return cores
+
+
+def _jinja_escape(text: str) -> str:
+    """markupsafe's spelling (pytest-html's template), which differs from html.escape for quotes."""
+    return (text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+            .replace("'", "&#39;").replace('"', "&#34;"))
+
+
+def leak_forms(secret: str) -> set[str]:
+    """The secret as written raw, HTML/XML-escaped, JSON-escaped (and both), URL-less base64."""
+    json_form = json.dumps(secret)[1:-1]
+    ascii_json = json.dumps(secret, ensure_ascii=True)[1:-1]
+    escapes = (html.escape, _jinja_escape, xml_escape, lambda s: html.escape(s, quote=False))
+    forms = {secret, json_form, ascii_json}
+    forms |= {escape(form) for escape in escapes for form in (secret, json_form, ascii_json)}
+    forms |= _base64_cores(secret.encode())
+    return {f for f in forms if f}
+
+
+@dataclass(frozen=True)
+class Leak:
+    path: Path
+    secret: str  # masked: first character and length
+
+    def line(self) -> str:
+        return f"{self.path} contains a secret ({self.secret}); renamed to {self.path.name}{LEAK_SUFFIX}"
+
+
+def redact_file(path: Path) -> None:
+    """Mask raw secret values left in a written file (e.g. a value registered after it was rendered)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return
+    masked = redact(text)
+    if masked != text:
+        path.write_text(masked, encoding="utf-8")
+
+
+def scan(paths: Iterable[Path], secrets: Iterable[str] | None = None) -> list[Leak]:
+    """Every (file, secret) where the file holds the secret in any form; a leaking file is renamed so
+    it cannot be attached to a ticket by mistake."""
+    values = tuple(secrets if secrets is not None else REGISTRY.values())
+    leaks = []
+    for path in paths:
+        try:
+            data = path.read_bytes().decode("utf-8", errors="replace")
+        except OSError:
+            continue
+        found = [v for v in values if any(form in data for form in leak_forms(v))]
+        if found:
+            leaks += [Leak(path, f"{v[:1]}…({len(v)} chars)") for v in found]
+            path.rename(path.with_name(path.name + LEAK_SUFFIX))
+    return leaks

@@ -1,0 +1,165 @@
+"""Screenshots of the portals and the login page after deployment, with headless Chromium if present.
+
+Chromium reaches each page exactly as our checks did, without trusting anything more:
+- names resolve to the environment's DNS answers only (`--host-resolver-rules`: every planned
+  hostname MAPped to its first address, every other name NOTFOUND, so nothing else is contacted);
+- TLS stays verified, except that the exact certificates our verified probe accepted (chain and
+  hostname checked against the environment's CA bundle) are pinned by SPKI hash
+  (`--ignore-certificate-errors-spki-list`), since Chromium does not know a private CA;
+- a fresh profile per shot, no background networking, no QUIC, a timeout.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import shutil
+import subprocess
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+from ..environment import Environment
+from ..plan import Plan, Target
+from ..probes.tls import connect, verifying_context
+
+BINARIES = ("chromium", "chromium-browser")
+KINDS = ("combo", "authentic")  # the portals and the login page: what users will see first
+WINDOW = (1024, 700)  # a laptop-sized page: text stays legible when shown 440 px wide
+TIMEOUT = 45.0
+
+
+@dataclass(frozen=True)
+class Pin:
+    hostname: str
+    address: str
+    spki_sha256: str | None  # base64, as Chromium wants it
+    cert_sha256: str | None  # hex, to compare with the TLS evidence
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Shot:
+    target: str
+    hostname: str
+    address: str
+    url: str
+    png: bytes | None
+    error: str | None
+    elapsed: float
+
+    def as_json(self) -> dict[str, object]:
+        return {"target": self.target, "url": self.url, "address": self.address, "taken": self.png is not None,
+                "error": self.error, "bytes": len(self.png) if self.png else 0}
+
+
+@dataclass(frozen=True)
+class Screenshots:
+    status: str  # "taken", "disabled", "unavailable", "not run"
+    reason: str
+    shots: tuple[Shot, ...] = ()
+
+    def as_json(self) -> list[dict[str, object]]:
+        return [s.as_json() for s in self.shots]
+
+
+def find_chromium() -> str | None:
+    for name in BINARIES:
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+def pin(env: Environment, hostname: str, address: str) -> Pin:
+    """The served certificate, read over a *verified* handshake (CA bundle, SNI, hostname)."""
+    try:
+        sock = connect(hostname, address, env.http.port, verifying_context(env.tls), env.http.timeout)
+    except OSError as exc:  # ssl errors are OSErrors too
+        return Pin(hostname, address, None, None, f"no verified TLS session: {exc}")
+    try:
+        der = sock.getpeercert(binary_form=True)
+    finally:
+        sock.close()
+    if not der:
+        return Pin(hostname, address, None, None, "no certificate received")
+    cert = x509.load_der_x509_certificate(der)
+    spki = cert.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+    return Pin(hostname, address, base64.b64encode(hashlib.sha256(spki).digest()).decode(),
+               hashlib.sha256(der).hexdigest(), None)
+
+
+def _host(address: str) -> str:
+    return f"[{address}]" if ":" in address else address
+
+
+def resolver_rules(addresses: dict[str, str]) -> str:
+    rules = [f"MAP {host} {_host(address)}" for host, address in sorted(addresses.items())]
+    return ", ".join([*rules, "MAP * ~NOTFOUND"])
+
+
+def command(binary: str, url: str, output: Path, profile: Path, rules: str, pins: list[str]) -> list[str]:
+    args = [binary, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            "--disable-default-apps", "--disable-extensions", "--hide-scrollbars", "--mute-audio",
+            f"--user-data-dir={profile}", f"--host-resolver-rules={rules}",
+            f"--window-size={WINDOW[0]},{WINDOW[1]}", f"--screenshot={output}"]
+    if pins:
+        args.append(f"--ignore-certificate-errors-spki-list={','.join(pins)}")
+    return [*args, url]
+
+
+def _shoot(binary: str, target: Target, address: str, port: int, rules: str, pins: list[str]) -> Shot:
+    url = f"https://{target.hostname}{'' if port == 443 else f':{port}'}/"
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="publik-acceptance-chromium-") as tmp:
+        output = Path(tmp) / "shot.png"
+        args = command(binary, url, output, Path(tmp) / "profile", rules, pins)
+        try:
+            done = subprocess.run(args, capture_output=True, text=True, timeout=TIMEOUT, check=False, cwd=tmp)
+        except subprocess.TimeoutExpired:
+            return Shot(target.id, target.hostname, address, url, None, f"Chromium timed out after {TIMEOUT:g} s",
+                        time.monotonic() - started)
+        except OSError as exc:
+            return Shot(target.id, target.hostname, address, url, None, f"Chromium did not start: {exc}",
+                        time.monotonic() - started)
+        if not output.exists():
+            tail = (done.stderr or "").strip().splitlines()[-1:] or [f"exit {done.returncode}"]
+            return Shot(target.id, target.hostname, address, url, None, f"no screenshot: {tail[0][:200]}",
+                        time.monotonic() - started)
+        return Shot(target.id, target.hostname, address, url, output.read_bytes(), None, time.monotonic() - started)
+
+
+def take(plan: Plan, addresses: dict[str, str], wanted: bool | None, postdeploy_ran: bool) -> Screenshots:
+    """`addresses`: hostname → the first address DNS gave for it (what the checks used)."""
+    if wanted is False:
+        return Screenshots("disabled", "screenshots disabled (--no-screenshots)")
+    binary = find_chromium()
+    if binary is None:
+        return Screenshots("unavailable", "no screenshots: Chromium is not installed on this machine "
+                                          "(apt install chromium to get them)")
+    if not postdeploy_ran:
+        return Screenshots("not run", "no screenshots: the postdeploy phase did not run")
+    targets = [t for t in plan.targets if t.kind in KINDS and t.hostname in addresses]
+    if not targets:
+        return Screenshots("not run", "no screenshots: no portal or login page with a DNS answer")
+    env = plan.environment
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        pins = list(pool.map(lambda h: pin(env, h, addresses[h]), sorted(addresses)))
+    trusted = [p.spki_sha256 for p in pins if p.spki_sha256]
+    rules = resolver_rules(addresses)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        shots = list(pool.map(lambda t: _shoot(binary, t, addresses[t.hostname], env.http.port, rules, trusted),
+                              targets))
+    refused = {p.hostname: p.error for p in pins if p.error}
+    shots = [s if s.hostname not in refused else
+             Shot(s.target, s.hostname, s.address, s.url, s.png,
+                  f"certificate not pinned ({refused[s.hostname]}): Chromium shows its own error page", s.elapsed)
+             for s in shots]
+    taken = sum(1 for s in shots if s.png)
+    return Screenshots("taken", f"{taken} of {len(shots)} page(s) captured with {Path(binary).name}", tuple(shots))

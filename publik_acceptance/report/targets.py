@@ -1,0 +1,97 @@
+"""One row per Target (service × hostname): each check's outcome across its addresses, and time-to-ready."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..plan import Plan, Target
+from ..postdeploy import Outcome
+from .outcomes import Results, TestRecord
+
+# (column, phase, test function): the checks a reviewer reads per service, in deployment order.
+COLUMNS: tuple[tuple[str, str, str], ...] = (
+    ("DNS", "preflight", "test_dns"),
+    ("TLS", "preflight", "test_tls"),
+    ("404 before", "preflight", "test_http_404"),
+    ("clean slate", "preflight", "test_not_yet_deployed"),
+    ("tenant dir", "postdeploy", "test_tenant_directory"),
+    ("database", "postdeploy", "test_database"),
+    ("page / redirect", "postdeploy", "test_page"),
+)
+
+
+@dataclass(frozen=True)
+class Cell:
+    state: str  # ok, fail, skip, partial, none (not run in this run)
+    text: str  # short: "✓ 2/2", "✗ 192.0.2.11"
+    detail: str  # longer, for a tooltip and the JSON
+
+    def as_json(self) -> dict[str, str]:
+        return {"state": self.state, "text": self.text, "detail": self.detail}
+
+
+@dataclass(frozen=True)
+class TargetRow:
+    target: Target
+    cells: dict[str, Cell]
+    time_to_ready: float | None
+    ready_text: str
+
+    def as_json(self) -> dict[str, object]:
+        return {"target": self.target.id, "instance": self.target.instance, "service": self.target.kind,
+                "hostname": self.target.hostname, "checks": {k: c.as_json() for k, c in self.cells.items()},
+                "time_to_ready": self.time_to_ready}
+
+
+def _first_line(text: str) -> str:
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith("actual:"):
+            return line.removeprefix("actual:").strip()
+    return text.strip().splitlines()[0] if text.strip() else ""
+
+
+def cell(records: list[TestRecord]) -> Cell:
+    if not records:
+        return Cell("none", "—", "not run in this run")
+    per_address = any(r.address for r in records)
+    bad = [r for r in records if r.outcome in ("failed", "error")]
+    passed = [r for r in records if r.outcome == "passed"]
+    where = (lambda r: r.address or "unresolved") if per_address else (lambda r: "")
+    if bad:
+        text = "✗ " + ", ".join(where(r) for r in bad) if per_address else "✗"
+        return Cell("fail", text.strip(), "; ".join(f"{where(r)} {_first_line(r.message)}".strip() for r in bad))
+    skipped = [r for r in records if r.outcome == "skipped"]
+    if skipped and not passed:
+        reason = _first_line(skipped[0].message)
+        text = next((t for t in ("not checked", "not run", "not applicable") if reason.startswith(t)), "skipped")
+        return Cell("skip", text, reason)
+    count = f" {len(passed)}/{len(records)}" if per_address else ""
+    if skipped:
+        return Cell("partial", f"✓{count}", "skipped: " + "; ".join(_first_line(r.message) for r in skipped))
+    return Cell("ok", f"✓{count}", "passed" + (f" on {', '.join(where(r) for r in passed)}" if per_address else ""))
+
+
+def rows(plan: Plan, results: Results, outcome: Outcome | None) -> list[TargetRow]:
+    by_key: dict[tuple[str, str, str], list[TestRecord]] = {}
+    for record in results.records.values():
+        if record.target and record.phase:
+            by_key.setdefault((record.target, record.phase, record.function), []).append(record)
+    table = []
+    for target in plan.targets:
+        cells = {column: cell(by_key.get((target.id, phase, function), []))
+                 for column, phase, function in COLUMNS}
+        ready = outcome.time_to_ready(target) if outcome else None
+        if outcome is None:
+            ready_text = "—"
+        elif ready is None:
+            ready_text = f"not ready after {outcome.elapsed:.0f} s"
+        else:
+            ready_text = f"{ready:.1f} s"
+        table.append(TargetRow(target, cells, ready, ready_text))
+    return table
+
+
+def used_columns(table: list[TargetRow]) -> list[str]:
+    """Columns with something in them: a preflight-only run shows no empty postdeploy columns."""
+    return [c for c, _, _ in COLUMNS if any(row.cells[c].state != "none" for row in table)]

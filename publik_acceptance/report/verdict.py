@@ -1,0 +1,84 @@
+"""The run's verdict, first thing in every output: gate, cook, postdeploy, counts, one headline."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..cook import CookResult
+from ..gate import Gate
+from .outcomes import Results
+
+
+@dataclass(frozen=True)
+class RunVerdict:
+    gate: str  # "open" / "closed"
+    gate_detail: str  # e.g. "12 preflight checks passed" or "no preflight check ran"
+    blocking: tuple[tuple[str, str, str], ...]  # (test, outcome, reason) that closed the gate
+    waived: tuple[tuple[str, str], ...]  # (test, waiver reason)
+    cook: str  # "ran" / "not run" / "failed" / "dry-run"
+    cook_exit: int | None
+    cook_duration: float | None
+    cook_message: str
+    postdeploy: str  # "passed" / "failed" / "not run"
+    counts: dict[str, int]
+    phase_counts: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.counts.get("failed", 0) == 0 and self.counts.get("error", 0) == 0
+
+    def headline(self, phases: tuple[str, ...]) -> tuple[str, str]:
+        """(tone, sentence): tone is good, bad or warn; the sentence says what the reviewer should retain."""
+        if "deploy" in phases:
+            if self.gate == "closed":
+                return ("bad", "Not deployed: the preflight gate is closed")
+            if self.cook == "failed":
+                return ("bad", "Cook failed")
+            if self.cook == "dry-run":
+                return ("warn", "Dry run: gate open, nothing was cooked")
+            if self.cook != "ran":
+                return ("bad", f"Not deployed: the cook {self.cook}")
+            if "postdeploy" in phases:
+                if self.postdeploy == "passed":
+                    return ("good", "Deployed and verified")
+                if self.postdeploy == "failed":
+                    return ("bad", "Deployed, but the postdeploy checks failed")
+                return ("warn", "Deployed, not verified (postdeploy not run)")
+            return ("good", "Deployed (postdeploy not selected)")
+        if phases == ("postdeploy",):
+            return {"passed": ("good", "Deployment verified"), "failed": ("bad", "Deployment checks failed")}.get(
+                self.postdeploy, ("warn", "Nothing verified"))
+        if self.gate == "open":
+            return ("good" if self.ok else "bad", "Ready to deploy: the preflight gate is open")
+        return ("bad", "Not ready: the preflight gate is closed")
+
+
+def postdeploy_status(results: Results) -> str:
+    records = results.of_phase("postdeploy")
+    if any(r.outcome in ("failed", "error") for r in records):
+        return "failed"
+    if any(r.outcome == "passed" for r in records):
+        return "passed"
+    return "not run"
+
+
+def build(gate: Gate | None, cook: CookResult | None, results: Results, phases: tuple[str, ...]) -> RunVerdict:
+    if gate is None:
+        gate_state, detail, blocking, waived = "closed", "no preflight check ran", (), ()
+    else:
+        gate_state = "open" if gate.open else "closed"
+        first = gate.summary().splitlines()[0]
+        detail = first.split(": ", 1)[1].rstrip(":") if ": " in first else first
+        blocking = tuple((e.test, e.outcome, e.reason) for e in gate.blocking)
+        waived = tuple((e.test, w.reason) for e, w in gate.waived)
+    cook_status = cook.status if cook else "not run"
+    return RunVerdict(
+        gate=gate_state, gate_detail=detail, blocking=blocking, waived=waived,
+        cook=cook_status,
+        cook_exit=cook.exit_status if cook else None,
+        cook_duration=cook.duration if cook else None,
+        cook_message=cook.message if cook else "",
+        postdeploy=postdeploy_status(results),
+        counts=results.counts(),
+        phase_counts={p: results.counts(results.of_phase(p)) for p in phases},
+    )
