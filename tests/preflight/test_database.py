@@ -13,6 +13,8 @@ def test_service_database(plan: Plan, preflight: PreflightEvidence, django_datab
         skip_unchecked(f"the {plan.environment.database.server} server is unreachable: see test_ssh")
     facts = preflight.database
     verdict = Verdict("service database", f"{database} ({kind}) via {facts.source}")
+    verdict.attach("database", f"{database} ({kind})", {"source": facts.source, "database": database,
+                   "exists": database in facts.databases, "error": facts.error})
     verdict.expect(facts.error is None, "the database catalogue", facts.error or "",
                    "check database.server / database.psql (or database.direct) and that PostgreSQL runs")
     if facts.error is None:
@@ -36,6 +38,7 @@ def test_createdb_role(plan: Plan, preflight: PreflightEvidence) -> None:
     verdict.expect(facts.error is None, "the database catalogue", facts.error or "",
                    "check database.server / database.psql (or database.direct) and that PostgreSQL runs")
     role = facts.roles.get(login.user)
+    verdict.attach("database", f"createdb role {login.user}", {"source": facts.source, "login": login, "role": role})
     if role:
         verdict.note(f"role {role.name}: login={role.can_login} createdb={role.createdb} superuser={role.superuser}")
     verdict.expect(login.ok, "the skeleton's credentials log in", login.error or "login failed",

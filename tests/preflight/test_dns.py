@@ -12,6 +12,7 @@ def test_dns(plan: Plan, preflight: PreflightEvidence, target: Target) -> None:
     evidence = preflight.dns[target.hostname]
     verdict = Verdict("DNS", f"{target.id} via {', '.join(str(r) for r in env.dns.resolvers)}")
     verdict.note(evidence.describe())
+    verdict.attach("dns", target.hostname, evidence)
     for answer in evidence.answers:
         verdict.expect(not answer.failed, f"an answer from resolver {answer.resolver} for {answer.rdtype}",
                        f"{answer.status} {answer.detail}".strip(),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from publik_acceptance import evidence_log
 from publik_acceptance.checks import Verdict, skip_unchecked
 from publik_acceptance.plan import Plan, Target
 from publik_acceptance.preflight import PreflightEvidence
@@ -16,6 +17,7 @@ SKELETON_MODE_MASK = 0o007  # nothing for "other": the skeleton holds database p
 def test_ssh(run: RunContext, preflight: PreflightEvidence, server_role: str) -> None:
     facts = preflight.servers[server_role]
     verdict = Verdict("SSH", f"role {server_role}: {run.pool.describe(server_role)}")
+    verdict.attach("remote", f"role {server_role}", facts)
     verdict.expect(facts.error is None, "an SSH session with a verified host key", facts.error or "",
                    "see the message above; the suite never skips host-key verification silently")
     if facts.error is None:
@@ -32,6 +34,7 @@ def test_cook_command_allowed(plan: Plan, preflight: PreflightEvidence) -> None:
     check = plan.environment.cook.check_command
     result = facts.commands[check]
     verdict = Verdict("cook command", f"`{check}` on {facts.label}")
+    verdict.attach("command", f"on {facts.label}", result)
     output = result.output.strip()
     verdict.note(f"exit {result.exit_status}: {output[:500] or '(no output)'}")
     verdict.expect(result.exit_status == 0, "exit 0: hobo-manage exists and the cook user may run it",
@@ -49,6 +52,7 @@ def test_wcs_skeleton(plan: Plan, preflight: PreflightEvidence, target: Target) 
     path_facts = preflight.servers[target.server].paths.get(skeleton.path)
     verdict = Verdict("w.c.s. skeleton", f"{target.id}: {skeleton.path} on {preflight.servers[target.server].label} "
                                          f"(template_name {target.template_name!r} of {target.step})")
+    verdict.attach("remote", skeleton.path, path_facts)
     exists = bool(path_facts and path_facts.exists)
     verdict.expect(exists, f"the skeleton {skeleton.template} in {plan.environment.wcs.skeletons_dir}",
                    "absent", "upload modele.zip there (inv render builds it), owner wcs, mode 0640")
@@ -76,6 +80,8 @@ def test_wcs_skeleton(plan: Plan, preflight: PreflightEvidence, target: Target) 
 def test_not_yet_deployed(plan: Plan, preflight: PreflightEvidence, target: Target) -> None:
     if preflight.servers[target.server].error:
         skip_unchecked(f"the {target.server} server is unreachable: see test_ssh")
+    evidence_log.record("remote", f"{target.tenant_dir} on role {target.server}",
+                        preflight.servers[target.server].paths.get(target.tenant_dir))
     found = preflight.existing(target)
     if not found:
         return

@@ -39,6 +39,7 @@ def test_http_404(plan: Plan, preflight: PreflightEvidence, frontend: Frontend) 
     signature = target.not_found
     verdict = Verdict("HTTP before cook", f"GET https://{target.hostname}/ on {address}:{plan.environment.http.port}")
     verdict.note(exchange.summary() + f" [{exchange.elapsed * 1000:.0f} ms]")
+    verdict.attach("http", f"GET https://{target.hostname}/ on {address}", exchange)
     if exchange.tls is not None and exchange.status is not None and not exchange.tls.verified:
         verdict.note("(over an unverified TLS session: the certificate problem is reported by test_tls)")
     matches = exchange.status == signature.status

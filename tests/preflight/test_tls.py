@@ -28,6 +28,7 @@ def test_tls(plan: Plan, preflight: PreflightEvidence, frontend: Frontend) -> No
     assert tls is not None
     where = f"{address}:{port}"
     verdict = Verdict("TLS certificate", f"{target.hostname} on {where}")
+    verdict.attach("tls", f"{target.hostname} on {where}", tls)
     if tls.cert:
         verdict.note(tls.cert.describe())
     if tls.protocol:
