@@ -27,6 +27,7 @@ class TestRecord:
     duration: float = 0.0
     message: str = ""
     evidence: list[Evidence] = field(default_factory=list)
+    __test__ = False  # not a pytest test class, whatever its name
 
     @property
     def name(self) -> str:

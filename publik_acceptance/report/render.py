@@ -262,7 +262,8 @@ def generic(value: Any, depth: int = 0) -> str:
             keys = list(dict.fromkeys(k for v in value.values() for k in v))
             rows = [[esc(name)] + [_scalar(v.get(k), k) for k in keys] for name, v in value.items()]
             return _table(["", *[k.replace("_", " ") for k in keys]], rows)
-        return _dl([(k.replace("_", " "), generic(v, depth + 1)) for k, v in value.items()])
+        return _dl([(k.replace("_", " "), _scalar(v, k) if k == "mode" else generic(v, depth + 1))
+                    for k, v in value.items()])
     if isinstance(value, list):
         if not value:
             return "—"
