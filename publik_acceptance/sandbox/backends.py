@@ -290,13 +290,19 @@ def _tarpit(address: str, port: int) -> None:
                 held.remove((old, since))
 
 
+class _Server(ThreadingHTTPServer):
+    # The default listen backlog (5) drops connections when a fleet's preflight sends bursts
+    # through both frontends; a dropped SYN costs the client a one-second retransmission.
+    request_queue_size = 128
+
+
 def main(argv: list[str]) -> int:
     state = Path(argv[1])
     platform = Platform(state)
     network = platform.runtime["network"]
     servers = []
     for kind, port in network["backend_ports"].items():
-        server = ThreadingHTTPServer((network["backends"], port), make_handler(kind, platform))
+        server = _Server((network["backends"], port), make_handler(kind, platform))
         server.daemon_threads = True
         servers.append(server)
     threading.Thread(target=_tarpit, args=(network["backends"], network["tarpit_port"]), daemon=True).start()

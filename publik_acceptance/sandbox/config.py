@@ -59,6 +59,10 @@ class Network:
     ssh: str = "127.0.0.15"
     ssh_port: int = 22
     nowhere: str = "127.0.0.19"  # an address where nothing listens (dns-wrong-address)
+    # With latency (SandboxConfig.latency_ms > 0) the delaying proxy takes the frontends' and the
+    # resolver's addresses above, and nginx and dnsmasq move behind it, here.
+    hidden_frontends: tuple[str, str] = ("127.0.0.21", "127.0.0.22")
+    hidden_dns_port: int = 5353
 
     def all_listeners(self) -> list[tuple[str, str, int]]:
         """(protocol, address, port) of every socket the sandbox binds, for checks at up and down."""
@@ -67,6 +71,8 @@ class Network:
         listeners += [("tcp", self.backends, port) for port in self.backend_ports.values()]
         listeners += [("tcp", self.backends, self.tarpit_port)]
         listeners += [("tcp", self.postgres, self.postgres_port), ("tcp", self.ssh, self.ssh_port)]
+        listeners += [("udp", self.dns, self.hidden_dns_port), ("tcp", self.dns, self.hidden_dns_port)]
+        listeners += [("tcp", address, self.https_port) for address in self.hidden_frontends]
         return listeners
 
 
@@ -85,6 +91,8 @@ class SandboxConfig:
     postdeploy_deadline: float = 30.0
     poll_interval: float = 0.5
     beyond_margin: float = 15.0  # deploy-beyond-deadline: deadline + this many seconds
+    # Milliseconds added to every new TCP connection to the frontends and every DNS answer (0: none).
+    latency_ms: float = 0.0
     # The state directory is a tmpfs of this size (None: a plain directory on disk).
     tmpfs_size: str | None = "1g"
     # The generated environment file; None writes only the copy in the state directory.
@@ -95,6 +103,15 @@ class SandboxConfig:
     @property
     def beyond_delay(self) -> float:
         return self.postdeploy_deadline + self.beyond_margin
+
+    def frontend_listen(self) -> tuple[str, str]:
+        """Where nginx listens: the frontends' addresses, or behind the latency proxy."""
+        return self.network.hidden_frontends if self.latency_ms else self.network.frontends
+
+    @property
+    def dns_listen_port(self) -> int:
+        """Where dnsmasq listens (on the resolver's address): its port, or behind the latency proxy."""
+        return self.network.hidden_dns_port if self.latency_ms else self.network.dns_port
 
     def instance_names(self) -> list[str]:
         """`moncompte` first (the runbook's example), then `ville02`, `ville03`…"""

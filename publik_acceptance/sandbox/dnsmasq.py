@@ -31,7 +31,9 @@ def records(hostnames: list[str], network: Network, faults: list[ActiveFault]) -
     return out
 
 
-def write_config(directory: Path, zone: str, network: Network, pairs: list[tuple[str, str]]) -> Path:
+def write_config(directory: Path, zone: str, network: Network, pairs: list[tuple[str, str]],
+                 port: int | None = None) -> Path:
+    """`port`: where to listen when not the resolver's own port (behind the latency proxy)."""
     directory.mkdir(parents=True, exist_ok=True)
     hosts = directory / "hosts"
     hosts.write_text("".join(f"{address} {host}\n" for address, host in pairs))
@@ -39,7 +41,7 @@ def write_config(directory: Path, zone: str, network: Network, pairs: list[tuple
     conf.write_text(
         "\n".join(
             [
-                f"port={network.dns_port}",
+                f"port={port or network.dns_port}",
                 f"listen-address={network.dns}",
                 "bind-interfaces",
                 "no-resolv",
@@ -56,7 +58,8 @@ def write_config(directory: Path, zone: str, network: Network, pairs: list[tuple
     return conf
 
 
-def start(conf: Path, run_dir: Path, log_dir: Path, network: Network, probe_name: str) -> subprocess.Popen:
+def start(conf: Path, run_dir: Path, log_dir: Path, network: Network, probe_name: str,
+          port: int | None = None) -> subprocess.Popen:
     proc = procs.start("dns", [DNSMASQ, f"--conf-file={conf}"], run_dir, log_dir)
-    procs.wait_dns(network.dns, network.dns_port, probe_name, timeout=5, proc=proc)
+    procs.wait_dns(network.dns, port or network.dns_port, probe_name, timeout=5, proc=proc)
     return proc

@@ -35,9 +35,10 @@ def _quote(text: str) -> str:
 
 
 def render(index: int, base: Path, services: list[Service], pki: Pki, network: Network,
-           faults: list[ActiveFault]) -> str:
+           faults: list[ActiveFault], listen: tuple[str, str] | None = None) -> str:
+    """`listen`: the addresses to bind, when not the frontends' own (behind the latency proxy)."""
     label = LABELS[index]
-    address = f"{network.frontends[index]}:{network.https_port}"
+    address = f"{(listen or network.frontends)[index]}:{network.https_port}"
     leftover = hosts_with(faults, "http-already-200")
     bad_gateway = hosts_with(faults, "http-502")
     hang = hosts_with(faults, "http-hang")
@@ -48,8 +49,11 @@ def render(index: int, base: Path, services: list[Service], pki: Pki, network: N
         "worker_processes 1;",
         f"pid {base}/nginx.pid;",
         f"error_log {base}/error.log info;",
-        "events { worker_connections 256; }",
+        "events { worker_connections 1024; }",
         "http {",
+        # A fleet holds hundreds of names: size the server_name hash for them.
+        "  server_names_hash_max_size 8192;",
+        "  server_names_hash_bucket_size 128;",
         f"  access_log {base}/access.log;",
         *(f"  {kind}_temp_path {base}/tmp/{kind};" for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")),
         "  ssl_protocols TLSv1.2 TLSv1.3;",
@@ -100,7 +104,8 @@ def render(index: int, base: Path, services: list[Service], pki: Pki, network: N
 
 
 def start_all(base: Path, services: list[Service], pki: Pki, network: Network, faults: list[ActiveFault],
-              run_dir: Path, log_dir: Path) -> list[subprocess.Popen]:
+              run_dir: Path, log_dir: Path, listen: tuple[str, str] | None = None) -> list[subprocess.Popen]:
+    listen = listen or network.frontends
     started = []
     for index in range(len(network.frontends)):
         directory = base / LABELS[index]
@@ -108,10 +113,10 @@ def start_all(base: Path, services: list[Service], pki: Pki, network: Network, f
             (directory / "tmp" / kind).mkdir(parents=True, exist_ok=True)
         (directory / "logs").mkdir(exist_ok=True)  # nginx opens its built-in error log before the config
         conf = directory / "nginx.conf"
-        conf.write_text(render(index, directory, services, pki, network, faults))
+        conf.write_text(render(index, directory, services, pki, network, faults, listen))
         started.append(
             procs.start(LABELS[index], [NGINX, "-p", str(directory), "-c", str(conf)], run_dir, log_dir)
         )
     for index, proc in enumerate(started):
-        procs.wait_tcp(network.frontends[index], network.https_port, timeout=5, proc=proc)
+        procs.wait_tcp(listen[index], network.https_port, timeout=15, proc=proc)
     return started

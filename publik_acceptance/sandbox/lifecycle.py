@@ -36,7 +36,7 @@ REQUIRED_BINARIES = {
     "/usr/bin/sudo": "sudo",
 }
 # Stop order: the agent first (it writes into the tenants), postgres last (others use it).
-STOP_ORDER = ("agent", "frontend-1", "frontend-2", "backends", "dns", "sshd", "postgres")
+STOP_ORDER = ("agent", "latency", "frontend-1", "frontend-2", "backends", "dns", "sshd", "postgres")
 USED_KINDS = ("hobo", "authentic", "combo", "wcs", "passerelle", "fargo")
 
 
@@ -144,6 +144,9 @@ class Sandbox:
             "sshd": f"{net.ssh}:{net.ssh_port}",
             "agent": "-",
         }
+        if info.get("latency_ms"):
+            addresses["latency"] = (f"+{info['latency_ms']:g} ms: {net.dns}:{net.dns_port}, "
+                                    + ", ".join(f"{a}:{net.https_port}" for a in net.frontends))
         components = []
         for name, address in addresses.items():
             record = records.get(name)
@@ -159,6 +162,7 @@ class Sandbox:
             "instances": info.get("instances", []),
             "faults": info.get("faults", []),
             "up_seconds": info.get("up_seconds"),
+            "latency_ms": info.get("latency_ms", 0),
             "cook_invocations": self.cook_invocations(),
         }
 
@@ -195,7 +199,7 @@ class Sandbox:
         instances = write_recipes(config, paths.recipes)
         active = parse_faults(fault_specs, instances)
         info = {"instances": [_instance_json(i) for i in instances], "faults": [a.to_json() for a in active],
-                "created_users": [], "created_paths": []}
+                "created_users": [], "created_paths": [], "latency_ms": config.latency_ms}
         self._write_json(paths.run / "info.json", info)
         info["created_users"] = users.ensure(SERVICE_USERS)
         self._write_json(paths.run / "info.json", info)
@@ -222,10 +226,15 @@ class Sandbox:
         self._write_runtime()
         self._make_root_tree()
 
-        conf = dnsmasq.write_config(paths.dns, config.zone, net, dnsmasq.records(hostnames, net, active))
-        self._procs["dns"] = dnsmasq.start(conf, paths.run, paths.log, net, hostnames[0])
+        conf = dnsmasq.write_config(paths.dns, config.zone, net, dnsmasq.records(hostnames, net, active),
+                                    port=config.dns_listen_port)
+        self._procs["dns"] = dnsmasq.start(conf, paths.run, paths.log, net, hostnames[0], port=config.dns_listen_port)
         self._procs["backends"] = self._start_module("backends")
-        frontend.start_all(paths.nginx, services, certs, net, active, paths.run, paths.log)
+        frontend.start_all(paths.nginx, services, certs, net, active, paths.run, paths.log,
+                           listen=config.frontend_listen())
+        if config.latency_ms:
+            self._procs["latency"] = self._start_module("latency")
+            procs.wait_file(paths.run / "latency.ready", timeout=10, proc=self._procs["latency"])
         for port in [*net.backend_ports.values(), net.tarpit_port]:
             procs.wait_tcp(net.backends, port, timeout=10, proc=self._procs["backends"])
 
@@ -274,6 +283,14 @@ class Sandbox:
             "late_delay": config.late_delay,
             "beyond_delay": config.beyond_delay,
         }
+        if config.latency_ms:
+            hidden = config.frontend_listen()
+            runtime["latency"] = {
+                "delay_ms": config.latency_ms,
+                "tcp": [[public, net.https_port, hidden[i], net.https_port] for i, public in enumerate(net.frontends)]
+                + [[net.dns, net.dns_port, net.dns, config.dns_listen_port]],
+                "udp": [[net.dns, net.dns_port, net.dns, config.dns_listen_port]],
+            }
         self._write_json(paths.runtime, runtime, mode=0o644)
 
     def _make_root_tree(self) -> None:

@@ -44,10 +44,12 @@ def _delay_range(text: str) -> tuple[float, float]:
         "instances": "how many collectivités to generate recipes for (moncompte, ville02, …)",
         "state-dir": _STATE_HELP,
         "deploy-delay": "MIN-MAX seconds the agent waits before deploying each service (default 0.5-2)",
+        "latency-ms": "add this many ms to every new TCP connection to the frontends and every DNS answer "
+                      "(a delaying proxy, as over a real network; default 0)",
     },
 )
 def up(c: Context, fault: list[str] | None = None, instances: int = 1, state_dir: str | None = None,
-       deploy_delay: str | None = None) -> None:
+       deploy_delay: str | None = None, latency_ms: float = 0.0) -> None:
     """Start the sandbox (DNS, two TLS frontends, backends, PostgreSQL, SSH, agent), faults applied.
 
     Brings an older sandbox in the same state directory down first. Writes
@@ -55,17 +57,26 @@ def up(c: Context, fault: list[str] | None = None, instances: int = 1, state_dir
     """
     if instances < 1:
         raise Exit("--instances must be at least 1")
-    overrides = {"deploy_delay": _delay_range(deploy_delay)} if deploy_delay else {}
+    if not 0 <= latency_ms <= 5000:
+        raise Exit(f"--latency-ms: expected 0 to 5000 ms, got {latency_ms:g}")
+    overrides: dict[str, object] = {"deploy_delay": _delay_range(deploy_delay)} if deploy_delay else {}
+    if latency_ms:
+        overrides["latency_ms"] = float(latency_ms)
     sandbox = _sandbox(state_dir, instances, **overrides)
     try:
         status = sandbox.up(faults=fault or [])
     except SandboxError as exc:
         raise Exit(f"sandbox.up: {exc}") from None
     faults = ", ".join(f"{f['name']}:{f['target']}" for f in status["faults"]) or "none"
-    print(f"sandbox up in {status['up_seconds']} s — state {status['state_dir']}, faults: {faults}")
+    latency = f", +{latency_ms:g} ms per connection and DNS answer" if latency_ms else ""
+    print(f"sandbox up in {status['up_seconds']} s — {len(status['instances'])} instance(s){latency}, "
+          f"state {status['state_dir']}, faults: {faults}")
     print(f"environment file: {status['env_file']}")
-    for instance in status["instances"]:
+    shown = status["instances"][:10]
+    for instance in shown:
         print(f"instance {instance['name']}: recipe {instance['recipe']}")
+    if len(status["instances"]) > len(shown):
+        print(f"… and {len(status['instances']) - len(shown)} more instances (recipes in the same directory)")
 
 
 @task(help={"state-dir": _STATE_HELP})

@@ -44,7 +44,7 @@ def test_every_server_binds_only_sandbox_addresses(setup, tmp_path):
         text = frontend.render(index, tmp_path, services, certs, net, [])
         listens = set(re.findall(r"listen (\S+)", text))
         assert listens == {f"{net.frontends[index]}:443"}
-        assert text.count("server_name") == len(services) + 1
+        assert text.count("server_name ") == len(services) + 1
     assert all(address.startswith("127.0.0.") and address != "127.0.0.1"
                for _, address, _ in net.all_listeners())
     conf = dnsmasq.write_config(tmp_path / "dns", config.zone, net, [])
