@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -45,7 +46,13 @@ def skeleton_candidates(template_name: str | None) -> tuple[str, ...]:
 
 
 class PreflightEvidence:
-    """Lazily gathered; each category at most once per run, whatever the number of tests."""
+    """Lazily gathered; each category at most once per run, whatever the number of tests.
+
+    DNS comes first (test ids need the addresses). The first time a frontend, server or database
+    fact is asked for, all three are gathered together: the SSH facts then the database facts in
+    one thread, TLS+HTTP on every address in another (through the probe pool), so neither waits for
+    the other: the phase costs about the longest of them, not their sum.
+    """
 
     def __init__(self, plan: Plan, pool: SshPool, prober: Prober) -> None:
         self.plan = plan
@@ -53,6 +60,30 @@ class PreflightEvidence:
         self.pool = pool
         self.prober = prober
         self._lock = threading.RLock()
+        self._futures: dict[str, Future] = {}
+
+    def _gathered(self, name: str):  # -> the category's evidence
+        with self._lock:
+            if not self._futures:
+                self._start_gathering()
+        return self._futures[name].result()
+
+    def _start_gathering(self) -> None:
+        servers: Future[dict[str, ServerFacts]] = Future()
+
+        def hosts_then_database() -> DatabaseFacts:
+            try:
+                facts = self._gather_servers()
+            except BaseException as exc:
+                servers.set_exception(exc)
+                raise
+            servers.set_result(facts)
+            return self._gather_database(facts)
+
+        aux = ThreadPoolExecutor(max_workers=2, thread_name_prefix="preflight")
+        self._futures = {"servers": servers, "database": aux.submit(hosts_then_database),
+                         "exchanges": aux.submit(self._gather_exchanges)}
+        aux.shutdown(wait=False)  # the two tasks run on; the threads end with them
 
     @cached_property
     def dns(self) -> dict[str, DnsEvidence]:
@@ -63,31 +94,35 @@ class PreflightEvidence:
         addresses = self.dns[target.hostname].addresses
         return [Frontend(target, a) for a in addresses] or [Frontend(target, None)]
 
-    @cached_property
+    @property
     def exchanges(self) -> dict[tuple[str, str], HttpExchange]:
         """GET / on every (hostname, address), not followed; TLS evidence rides along."""
-        with self._lock:
-            pairs = sorted({(t.hostname, a) for t in self.plan.targets for a in self.dns[t.hostname].addresses})
-            context = verifying_context(self.env.tls)
-            http = self.env.http
+        return self._gathered("exchanges")
 
-            def probe(pair: tuple[str, str]) -> HttpExchange:
-                host, address = pair
-                return http_probe.get(f"https://{host}/", address, http.port, context, http.timeout)
+    def _gather_exchanges(self) -> dict[tuple[str, str], HttpExchange]:
+        pairs = sorted({(t.hostname, a) for t in self.plan.targets for a in self.dns[t.hostname].addresses})
+        context = verifying_context(self.env.tls)
+        http = self.env.http
 
-            return dict(zip(pairs, self.prober.map(probe, pairs, address=lambda p: p[1]), strict=True))
+        def probe(pair: tuple[str, str]) -> HttpExchange:
+            host, address = pair
+            return http_probe.get(f"https://{host}/", address, http.port, context, http.timeout)
 
-    @cached_property
+        return dict(zip(pairs, self.prober.map(probe, pairs, address=lambda p: p[1]), strict=True))
+
+    @property
     def servers(self) -> dict[str, ServerFacts]:
-        with self._lock:
-            questions = Questions()
-            for target in self.plan.targets:
-                questions.stats[target.server].add(target.tenant_dir)
-            questions.commands["hobo"].add(self.env.cook.check_command)
-            for role, path in self._skeleton_paths():
-                questions.stats[role].add(path)
-                questions.reads[role].add(path)
-            return gather(self.env, self.pool, self.prober, questions, roles=set(self.env.servers))
+        return self._gathered("servers")
+
+    def _gather_servers(self) -> dict[str, ServerFacts]:
+        questions = Questions()
+        for target in self.plan.targets:
+            questions.stats[target.server].add(target.tenant_dir)
+        questions.commands["hobo"].add(self.env.cook.check_command)
+        for role, path in self._skeleton_paths():
+            questions.stats[role].add(path)
+            questions.reads[role].add(path)
+        return gather(self.env, self.pool, self.prober, questions, roles=set(self.env.servers))
 
     def _skeleton_paths(self) -> list[tuple[str, str]]:
         paths = []
@@ -97,10 +132,10 @@ class PreflightEvidence:
                     paths.append((target.server, f"{self.env.server_path(self.env.wcs.skeletons_dir)}/{name}"))
         return sorted(set(paths))
 
-    def skeleton(self, target: Target) -> SkeletonFacts:
+    def skeleton(self, target: Target, servers: dict[str, ServerFacts] | None = None) -> SkeletonFacts:
         """The skeleton w.c.s. would use for this target: the first candidate that exists."""
         directory = self.env.server_path(self.env.wcs.skeletons_dir)
-        facts = self.servers[target.server]
+        facts = (servers or self.servers)[target.server]
         candidates = skeleton_candidates(target.template_name)
         for name in candidates:
             path = f"{directory}/{name}"
@@ -109,22 +144,24 @@ class PreflightEvidence:
                 return SkeletonFacts(name, path, target.server, inspect_skeleton(data) if data is not None else None)
         return SkeletonFacts(candidates[0], f"{directory}/{candidates[0]}", target.server, None)
 
-    @cached_property
+    @property
     def database(self) -> DatabaseFacts:
-        with self._lock:
-            django = {t.database for t in self.plan.targets if t.schema}
-            wcs = {t.database for t in self.plan.targets if t.per_tenant_database}
-            createdb = None
-            roles = set()
-            for target in self.plan.targets:
-                if target.kind == "wcs":
-                    skeleton = self.skeleton(target)
-                    if skeleton.report and skeleton.report.createdb_params:
-                        createdb = skeleton.report.createdb_params
-                        roles.add(str(createdb.get("user", "")))
-                        break
-            return postgres.gather(self.env, self.pool if self.env.database.direct is None else None,
-                                   django, wcs, roles, createdb)
+        return self._gathered("database")
+
+    def _gather_database(self, servers: dict[str, ServerFacts]) -> DatabaseFacts:
+        django = {t.database for t in self.plan.targets if t.schema}
+        wcs = {t.database for t in self.plan.targets if t.per_tenant_database}
+        createdb = None
+        roles = set()
+        for target in self.plan.targets:
+            if target.kind == "wcs":
+                skeleton = self.skeleton(target, servers)
+                if skeleton.report and skeleton.report.createdb_params:
+                    createdb = skeleton.report.createdb_params
+                    roles.add(str(createdb.get("user", "")))
+                    break
+        return postgres.gather(self.env, self.pool if self.env.database.direct is None else None,
+                               django, wcs, roles, createdb)
 
     def existing(self, target: Target) -> list[str]:
         """What already exists of this target (tenant dir, schema, database): empty before a cook."""

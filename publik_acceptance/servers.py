@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from .environment import Environment
@@ -46,8 +48,6 @@ def gather(env: Environment, pool: SshPool, prober: Prober, questions: Questions
         by_endpoint[pool.endpoint(role).label].append(role)
 
     def one(label: str) -> ServerFacts:
-        import time
-
         started = time.monotonic()
         roles_here = by_endpoint[label]
         facts = ServerFacts(label, tuple(roles_here))
@@ -83,5 +83,11 @@ def gather(env: Environment, pool: SshPool, prober: Prober, questions: Questions
         return facts
 
     labels = sorted(by_endpoint)
-    results = dict(zip(labels, prober.map(one, labels), strict=True))
+    # Threads of their own, not the probe pool: SSH facts must not queue behind hundreds of HTTPS
+    # probes gathered at the same time (see PreflightEvidence).
+    if len(labels) == 1:
+        results = {labels[0]: one(labels[0])}
+    else:
+        with ThreadPoolExecutor(max_workers=len(labels), thread_name_prefix="ssh") as executor:
+            results = dict(zip(labels, executor.map(one, labels), strict=True))
     return {role: results[label] for label, roles_here in by_endpoint.items() for role in roles_here}
