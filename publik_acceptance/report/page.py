@@ -40,7 +40,7 @@ body>p,#environment-header,#environment{order:1} footer{order:2}
 font-weight:bold;background:#fdf0f0} .pa-targets td.skip,.pa-targets td.partial{color:#b26a00}
 .pa-targets td.none{color:#bbb}
 .pa-shots{display:flex;gap:12px;flex-wrap:wrap} .pa-shots figure{margin:0;font-size:11px;color:#444}
-.pa-shots img{width:440px;border:1px solid #bbb;display:block}
+.pa-shots img{width:360px;border:1px solid #bbb;display:block}
 .pa-blocking-skipped{font-size:12px;color:#444;margin-top:4px}
 .logwrapper:not(:has(.log)){display:none} .logwrapper{max-height:180px}
 .pa-note{color:#666;font-size:12px}

@@ -21,7 +21,7 @@ from ..postdeploy import Outcome
 from ..preflight import Frontend
 from ..secrets import REGISTRY, redact
 from . import junit, metadata, page, redaction, screenshots, summary, targets
-from .outcomes import Results
+from .outcomes import Results, skip_reason
 from .paths import ReportPaths, report_paths
 from .render import evidence_html
 from .verdict import RunVerdict, build
@@ -255,9 +255,12 @@ class HtmlHooks:
         self.state = state
 
     def pytest_html_results_table_html(self, report: pytest.TestReport, data: list[str]) -> None:
-        """No grey "No log output captured." box under every passed check: noise for a reviewer."""
+        """No grey "No log output captured." box under every passed check, and a skip's reason rather
+        than pytest's (path, line, reason) tuple: noise for a reviewer."""
         if data == ["No log output captured."]:
             data.clear()
+        elif report.skipped and isinstance(report.longrepr, tuple) and data:
+            data[0] = html_lib.escape(skip_reason(report)) + "\n"
 
     def pytest_html_report_title(self, report: Any) -> None:
         if self.state.info is not None:

@@ -30,7 +30,7 @@ from ..probes.tls import connect, verifying_context
 
 BINARIES = ("chromium", "chromium-browser")
 KINDS = ("combo", "authentic")  # the portals and the login page: what users will see first
-WINDOW = (1024, 700)  # a laptop-sized page: text stays legible when shown 440 px wide
+WINDOW = (960, 640)  # a small laptop page: text stays legible when shown 360 px wide
 TIMEOUT = 45.0
 
 
