@@ -136,11 +136,18 @@ class PostdeployEvidence:
         context = verifying_context(self.env.tls)
         http = self.env.http
 
+        # Kept alive for this round only: chains revisit the same hosts (a service's /login/, then the
+        # instance's identity provider), and over a real network a new connection costs round trips.
+        connections = http_probe.Connections(max_idle=max(http.concurrency * 4, 64))
+
         def follow(item: Item) -> list[http_probe.HttpExchange]:
             return http_probe.follow(f"https://{item.target.hostname}/", item.address or "", http.port, context,
-                                     http.timeout, self._resolve)
+                                     http.timeout, self._resolve, connections=connections)
 
-        chains = self.prober.map(follow, pages, address=lambda i: i.address or "")
+        try:
+            chains = self.prober.map(follow, pages, address=lambda i: i.address or "")
+        finally:
+            connections.close()
         now = time.monotonic() - start
         for item, hops in zip(pages, chains, strict=True):
             self._record(item, judge_page(item.target, hops), now)

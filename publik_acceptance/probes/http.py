@@ -1,7 +1,11 @@
 """HTTPS requests pinned to one frontend address, and redirect chains followed hop by hop.
 
-Each request opens its own TLS connection with SNI (see tls.handshake), so every hop's certificate
-is checked too; the Host header and SNI are the URL's hostname, the TCP peer is the chosen address.
+Each request to a new (hostname, address) opens its own TLS connection with SNI (see tls.handshake),
+so every hop's certificate is checked too; the Host header and SNI are the URL's hostname, the TCP
+peer is the chosen address. Redirect chains, which come back to the same hosts (a service's own
+/login/, then its identity provider, shared by every service of an instance), may pass a
+`Connections` to keep connections alive and reuse them: over a real network each new connection
+costs round trips (TCP, then TLS), a request on an open one costs one.
 """
 
 from __future__ import annotations
@@ -10,7 +14,9 @@ import html
 import http.client
 import re
 import ssl
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import urljoin, urlsplit
@@ -64,8 +70,61 @@ class HttpExchange:
         return line
 
 
-def get(url: str, address: str, port: int, context: ssl.SSLContext, timeout: float) -> HttpExchange:
-    """One GET, not followed, over a fresh verified connection to `address`.
+Key = tuple[str, str, int]  # (hostname, address, port)
+
+
+class Connections:
+    """Idle kept-alive connections, each with the TLS evidence of its handshake; bounded, thread-safe.
+
+    Scope it to one batch of requests (a poll round): a frontend may close idle connections soon.
+    """
+
+    def __init__(self, max_idle: int = 128) -> None:
+        self.max_idle = max_idle
+        self.opened = 0
+        self.reused = 0
+        self._idle: OrderedDict[Key, list[tuple[http.client.HTTPSConnection, TlsEvidence]]] = OrderedDict()
+        self._count = 0
+        self._lock = threading.Lock()
+
+    def take(self, key: Key) -> tuple[http.client.HTTPSConnection, TlsEvidence] | None:
+        with self._lock:
+            idle = self._idle.get(key)
+            if not idle:
+                return None
+            self._count -= 1
+            found = idle.pop()
+            if not idle:
+                del self._idle[key]
+            return found
+
+    def give(self, key: Key, connection: http.client.HTTPSConnection, tls: TlsEvidence) -> None:
+        evicted = []
+        with self._lock:
+            self._idle.setdefault(key, []).append((connection, tls))
+            self._idle.move_to_end(key)
+            self._count += 1
+            while self._count > self.max_idle:  # the least recently used go first
+                oldest, idle = next(iter(self._idle.items()))
+                evicted.append(idle.pop(0)[0])
+                self._count -= 1
+                if not idle:
+                    del self._idle[oldest]
+        for old in evicted:
+            old.close()
+
+    def close(self) -> None:
+        with self._lock:
+            idle, self._idle, self._count = self._idle, OrderedDict(), 0
+        for entries in idle.values():
+            for connection, _tls in entries:
+                connection.close()
+
+
+def get(url: str, address: str, port: int, context: ssl.SSLContext, timeout: float,
+        connections: Connections | None = None) -> HttpExchange:
+    """One GET, not followed, over a verified connection to `address` (fresh, or kept alive in
+    `connections` from an earlier request to the same hostname and address).
 
     If the certificate does not verify, the request still goes out over the inspecting connection so
     the HTTP behaviour is known; `tls.verified` says so, and the TLS check reports the certificate.
@@ -73,29 +132,60 @@ def get(url: str, address: str, port: int, context: ssl.SSLContext, timeout: flo
     started = time.monotonic()
     parts = urlsplit(url)
     host = parts.hostname or ""
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    key = (host, address, port)
+    kept = connections.take(key) if connections is not None else None
+    if kept is not None:
+        connection, tls = kept
+        try:
+            response, body = _exchange(connection, path, keep_alive=True)
+        except (OSError, http.client.HTTPException):
+            connection.close()  # closed by the server while idle: start afresh, as browsers do
+        else:
+            assert connections is not None
+            connections.reused += 1
+            return _answer(url, address, tls, connection, response, body, started, connections, key)
     tls, sock = handshake(host, address, port, context, timeout)
     if sock is None:
         kind = tls.error_kind if tls.error_kind in ("connect", "timeout") else "tls"
         return HttpExchange(url, address, tls=tls, error_kind=kind, error=tls.error,
                             elapsed=time.monotonic() - started)
-    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    if connections is not None:
+        connections.opened += 1
     # Passing our context also spares http.client building a default one (~15 ms each).
     connection = http.client.HTTPSConnection(host, port, timeout=timeout, context=context)
     connection.sock = sock
+    connection.auto_open = 0  # never reconnect by itself (it would resolve through the system's DNS)
     try:
-        connection.request("GET", path, headers={"User-Agent": USER_AGENT, "Accept": "text/html,*/*;q=0.8",
-                                                 "Connection": "close"})
-        response = connection.getresponse()
-        body = response.read(MAX_BODY)
+        response, body = _exchange(connection, path, keep_alive=connections is not None)
     except TimeoutError:
+        connection.close()
         return HttpExchange(url, address, tls=tls, error_kind="timeout",
                             error=f"no HTTP response within {timeout:g} s (connection open, TLS done)",
                             elapsed=time.monotonic() - started)
     except (OSError, http.client.HTTPException) as exc:
+        connection.close()
         return HttpExchange(url, address, tls=tls, error_kind="http",
                             error=f"HTTP exchange failed: {exc.__class__.__name__}: {exc}",
                             elapsed=time.monotonic() - started)
-    finally:
+    return _answer(url, address, tls, connection, response, body, started, connections, key)
+
+
+def _exchange(connection: http.client.HTTPSConnection, path: str,
+              keep_alive: bool) -> tuple[http.client.HTTPResponse, bytes]:
+    connection.request("GET", path, headers={"User-Agent": USER_AGENT, "Accept": "text/html,*/*;q=0.8",
+                                             "Connection": "keep-alive" if keep_alive else "close"})
+    response = connection.getresponse()
+    return response, response.read(MAX_BODY)
+
+
+def _answer(url: str, address: str, tls: TlsEvidence, connection: http.client.HTTPSConnection,
+            response: http.client.HTTPResponse, body: bytes, started: float, connections: Connections | None,
+            key: Key) -> HttpExchange:
+    # Reusable only when the whole body was read and the server keeps the connection open.
+    if connections is not None and response.isclosed() and not response.will_close:
+        connections.give(key, connection, tls)
+    else:
         connection.close()
     headers: dict[str, str] = {}
     for key, value in response.getheaders():
@@ -112,9 +202,9 @@ Resolve = Callable[[str], str | None]
 
 
 def follow(url: str, address: str, port: int, context: ssl.SSLContext, timeout: float,
-           resolve: Resolve, max_hops: int = 10) -> list[HttpExchange]:
+           resolve: Resolve, max_hops: int = 10, connections: Connections | None = None) -> list[HttpExchange]:
     """Follow redirects; the first hop goes to `address`, later hops to what `resolve(host)` gives."""
-    hops = [get(url, address, port, context, timeout)]
+    hops = [get(url, address, port, context, timeout, connections)]
     while hops[-1].is_redirect and len(hops) <= max_hops:
         current = hops[-1]
         next_url = urljoin(current.url, current.location or "")
@@ -129,5 +219,5 @@ def follow(url: str, address: str, port: int, context: ssl.SSLContext, timeout: 
             hops.append(HttpExchange(next_url, "-", error_kind="connect",
                                      error=f"{host} does not resolve through the configured resolvers"))
             break
-        hops.append(get(next_url, next_address, parts.port or port, context, timeout))
+        hops.append(get(next_url, next_address, parts.port or port, context, timeout, connections))
     return hops
