@@ -1,0 +1,467 @@
+"""Preflight at fleet scale: the suite against the runbook done by hand, and against the latency floor.
+
+One sandbox of max(N) instances with L ms added to every new frontend connection and DNS answer
+(`Sandbox(latency_ms=L)`), then for each N (the first N instances of its environment file):
+
+- suite: the preflight evidence gathered as the suite gathers it (DNS, then TLS+HTTP on every
+  address alongside the SSH facts and the database facts), in this process, without pytest;
+- baseline: the same checks the way the runbook is followed today, host by host, sequentially,
+  with real tools: `dig` (A and AAAA), per address `openssl s_client … | openssl x509 -enddate`
+  and `curl --resolve`, then one `ssh` per host for its tenant directory and one `ssh … psql` for
+  its schema or database. For large N a sample of hosts is timed and extrapolated linearly;
+- floor: ceil(addresses / http.concurrency) × the slowest single address's DNS+TLS+HTTP time
+  (each sampled address measured alone, nothing else in flight).
+
+Then, for the largest N ≤ 50: pytest's own overhead (a real `pytest --env=… --phase preflight` run,
+minus the time its main thread waited on evidence) with the HTML report's size and Chromium's time
+to open it; and the postdeploy evidence after a real cook of those N instances, with SSH connections
+and remote commands per server per poll round.
+
+Speed is printed as ratios, never asserted. Needs root and the sandbox packages
+(scripts/system-packages.sh); brings its sandbox down at the end, whatever happens.
+
+    python benchmarks/preflight_fleet.py [--sizes 1,10,50] [--latency-ms 20] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import json
+import math
+import os
+import platform
+import random
+import shlex
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from publik_acceptance.cook import Cook  # noqa: E402
+from publik_acceptance.plan import Plan, Target, load_plan  # noqa: E402
+from publik_acceptance.postdeploy import PostdeployEvidence  # noqa: E402
+from publik_acceptance.preflight import PreflightEvidence  # noqa: E402
+from publik_acceptance.probes import dns as dns_probe  # noqa: E402
+from publik_acceptance.probes import http as http_probe  # noqa: E402
+from publik_acceptance.probes.remote import SshPool  # noqa: E402
+from publik_acceptance.probes.tls import verifying_context  # noqa: E402
+from publik_acceptance.probing import Prober  # noqa: E402
+from publik_acceptance.sandbox import Network, Sandbox  # noqa: E402
+from publik_acceptance.sandbox.procs import port_in_use  # noqa: E402
+
+TOOLS = {"dig": "dnsutils", "openssl": "openssl", "curl": "curl", "ssh": "openssh-client"}
+
+
+def log(message: str) -> None:
+    print(f"[{dt.datetime.now():%H:%M:%S}] {message}", file=sys.stderr, flush=True)
+
+
+# -- the suite ----------------------------------------------------------------------------------------
+@dataclass
+class SuiteTiming:
+    dns: float
+    frontends: float  # TLS+HTTP on every address, from the end of DNS
+    hosts: float  # SSH facts then database facts, from the end of DNS (concurrent with frontends)
+    total: float
+    addresses: int
+    ssh_connections: int
+    remote_commands: int
+
+    @property
+    def network(self) -> float:
+        """DNS+TLS+HTTP only: what the baseline's dig/openssl/curl and the floor cover."""
+        return self.dns + self.frontends
+
+
+def suite_preflight(plan: Plan) -> SuiteTiming:
+    pool, prober = SshPool(plan.environment), Prober(plan.environment)
+    try:
+        evidence = PreflightEvidence(plan, pool, prober)
+        started = time.monotonic()
+        evidence.dns  # noqa: B018 — gathered at collection by the suite, before anything else
+        after_dns = time.monotonic()
+        ends: dict[str, float] = {}
+        # Start everything as the first preflight test does, and note when each category is ready.
+        with evidence._lock:
+            evidence._start_gathering()
+            for name, future in evidence._futures.items():
+                future.add_done_callback(lambda _f, n=name: ends.setdefault(n, time.monotonic()))
+        evidence.exchanges  # noqa: B018
+        evidence.database  # noqa: B018
+        finished = time.monotonic()
+        return SuiteTiming(
+            dns=after_dns - started, frontends=ends["exchanges"] - after_dns, hosts=ends["database"] - after_dns,
+            total=finished - started, addresses=len(evidence.exchanges),
+            ssh_connections=sum(pool.stats.connections.values()), remote_commands=sum(pool.stats.commands.values()))
+    finally:
+        prober.close()
+        pool.close()
+
+
+def best_of(runs: int, fn: Callable[[], SuiteTiming]) -> SuiteTiming:
+    """The median run by total time (the first run also warms caches, as a re-run would)."""
+    results = sorted((fn() for _ in range(runs)), key=lambda t: t.total)
+    return results[len(results) // 2]
+
+
+# -- the floor ----------------------------------------------------------------------------------------
+def slowest_single_address(plan: Plan, sample: list[tuple[str, str]]) -> float:
+    """DNS (A) + TLS + HTTP for one address, nothing else in flight; the slowest of the sample."""
+    env = plan.environment
+    context = verifying_context(env.tls)
+    resolver = env.dns.resolvers[0]
+    slowest = 0.0
+    for host, address in sample:
+        started = time.monotonic()
+        dns_probe.query(host, resolver, "A", env.dns.timeout)
+        http_probe.get(f"https://{host}/", address, env.http.port, context, env.http.timeout)
+        slowest = max(slowest, time.monotonic() - started)
+    return slowest
+
+
+# -- the baseline -------------------------------------------------------------------------------------
+@dataclass
+class BaselineTiming:
+    hosts_timed: int
+    hosts_total: int
+    network: float  # dig + openssl + curl, extrapolated to every host
+    servers: float  # ssh stat + ssh psql, extrapolated
+    failures: list[str] = field(default_factory=list)
+
+    @property
+    def total(self) -> float:
+        return self.network + self.servers
+
+    @property
+    def extrapolated(self) -> bool:
+        return self.hosts_timed < self.hosts_total
+
+
+class Runbook:
+    """What a person types for one host, as in the runbook; every command really runs."""
+
+    def __init__(self, sandbox: Sandbox, plan: Plan) -> None:
+        env = plan.environment
+        self.env = env
+        self.resolver = env.dns.resolvers[0]
+        self.port = env.http.port
+        self.ca = str(env.tls.ca_bundle)
+        paths = sandbox.paths
+        net = sandbox.config.network
+        self.ssh = ["ssh", "-q", "-i", str(paths.client_key), "-o", f"UserKnownHostsFile={paths.known_hosts}",
+                    "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes", "-p", str(net.ssh_port),
+                    f"root@{net.ssh}"]
+        self.psql = env.database.psql
+
+    def _run(self, argv: list[str] | str, failures: list[str]) -> str:
+        result = subprocess.run(argv, shell=isinstance(argv, str), capture_output=True, text=True, timeout=30,
+                                stdin=subprocess.DEVNULL, check=False)
+        if result.returncode not in (0, 1):  # 1: e.g. stat of a tenant directory that is not there yet
+            failures.append(f"{argv if isinstance(argv, str) else shlex.join(argv)}: exit {result.returncode}")
+        return result.stdout
+
+    def network(self, target: Target, failures: list[str]) -> None:
+        addresses: list[str] = []
+        for rdtype in ("A", "AAAA"):
+            out = self._run(["dig", "+short", "+time=2", "+tries=1", f"@{self.resolver.address}",
+                             "-p", str(self.resolver.port), target.hostname, rdtype], failures)
+            addresses += [line for line in out.split() if line[:1].isdigit()]
+        if not addresses:
+            failures.append(f"dig {target.hostname}: no address")
+        for address in addresses:
+            host = shlex.quote(target.hostname)
+            self._run(f"openssl s_client -connect {address}:{self.port} -servername {host} -verify_hostname {host} "
+                      f"-verify_return_error -CAfile {shlex.quote(self.ca)} </dev/null 2>/dev/null "
+                      "| openssl x509 -noout -enddate -subject", failures)
+            code = self._run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "10",
+                              "--cacert", self.ca, "--resolve", f"{target.hostname}:{self.port}:{address}",
+                              f"https://{target.hostname}:{self.port}/"], failures)
+            if code != "404":
+                failures.append(f"curl {target.hostname} via {address}: {code}")
+
+    def servers(self, target: Target, failures: list[str]) -> None:
+        self._run([*self.ssh, f"stat -c '%U:%G %a' {shlex.quote(target.tenant_dir)}"], failures)
+        if target.schema:
+            query = f"SELECT nspname FROM pg_namespace WHERE nspname = '{target.schema}'"
+            command = f"{self.psql} -Atc {shlex.quote(query)} {shlex.quote(target.database)}"
+        else:
+            query = f"SELECT datname FROM pg_database WHERE datname = '{target.database}'"
+            command = f"{self.psql} -Atc {shlex.quote(query)} postgres"
+        self._run([*self.ssh, command], failures)
+
+
+def baseline(sandbox: Sandbox, plan: Plan, sample_size: int) -> BaselineTiming:
+    runbook = Runbook(sandbox, plan)
+    targets = plan.targets
+    rng = random.Random(len(targets))
+    sample = targets if len(targets) <= sample_size else rng.sample(targets, sample_size)
+    failures: list[str] = []
+    started = time.monotonic()
+    for target in sample:
+        runbook.network(target, failures)
+    network = time.monotonic() - started
+    started = time.monotonic()
+    for target in sample:
+        runbook.servers(target, failures)
+    servers = time.monotonic() - started
+    scale = len(targets) / len(sample)
+    return BaselineTiming(len(sample), len(targets), network * scale, servers * scale, failures)
+
+
+# -- pytest overhead, the report ----------------------------------------------------------------------
+@dataclass
+class PytestTiming:
+    wall: float
+    blocked: float
+    collection: float
+    reporting: float
+    exit_code: int
+    summary: str
+    html_bytes: int | None
+    html_open: float | None
+
+    @property
+    def overhead(self) -> float:
+        return self.wall - self.blocked
+
+
+def pytest_run(env_file: Path, work: Path) -> PytestTiming:
+    timing = work / "pytest-timing.json"
+    reports = work / "reports"
+    command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "benchmarks.pytest_timing",
+               f"--env={env_file}", "--phase=preflight", f"--reports-dir={reports}", "--no-screenshots", "-q"]
+    started = time.monotonic()
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600, check=False,
+                            env={**os.environ, "PUBLIK_BENCH_TIMING": str(timing)})
+    wall = time.monotonic() - started
+    data = json.loads(timing.read_text()) if timing.exists() else {}
+    lines = [line for line in result.stdout.splitlines() if line.strip()]
+    html = sorted(reports.glob("*.html"))
+    html_bytes = html[-1].stat().st_size if html else None
+    return PytestTiming(wall, data.get("blocked_on_evidence", 0.0), data.get("collection", 0.0),
+                        data.get("reporting", 0.0), result.returncode, lines[-1] if lines else "",
+                        html_bytes, open_in_chromium(html[-1]) if html else None)
+
+
+def open_in_chromium(page: Path) -> float | None:
+    """Seconds for headless Chromium to load the report and run its scripts (None: no Chromium)."""
+    binary = shutil.which("chromium") or shutil.which("chromium-browser")
+    if not binary:
+        return None
+    with tempfile.TemporaryDirectory() as profile:
+        started = time.monotonic()
+        result = subprocess.run([binary, "--headless", "--no-sandbox", "--disable-gpu", f"--user-data-dir={profile}",
+                                 "--dump-dom", page.as_uri()], capture_output=True, timeout=120, check=False)
+        elapsed = time.monotonic() - started
+    return elapsed if result.returncode == 0 else None
+
+
+# -- postdeploy ---------------------------------------------------------------------------------------
+@dataclass
+class PostdeployTiming:
+    cook: float
+    cook_status: str
+    wait: float
+    rounds: int
+    round_mean: float
+    steady: float  # one round once everything is deployed: the gathering alone
+    servers: int
+    ssh_connections: int
+    commands_per_server_round: int
+    pending: int
+
+
+def postdeploy(plan: Plan) -> PostdeployTiming:
+    env = plan.environment
+    pool, prober = SshPool(env), Prober(env)
+    try:
+        started = time.monotonic()
+        cook = Cook(plan, pool, sink=lambda _line: None).run()
+        cook_time = time.monotonic() - started
+        preflight = PreflightEvidence(plan, pool, prober)
+        outcome = PostdeployEvidence(plan, pool, prober, preflight).outcome()
+    finally:
+        prober.close()
+        pool.close()
+    pool2, prober2 = SshPool(env), Prober(env)
+    try:
+        preflight2 = PreflightEvidence(plan, pool2, prober2)
+        preflight2.dns  # noqa: B018 — the suite resolves at collection
+        started = time.monotonic()
+        steady = PostdeployEvidence(plan, pool2, prober2, preflight2).outcome()
+        steady_time = time.monotonic() - started
+        servers = {pool2.endpoint(role).label for role in env.servers}
+        per_round = max((n for r in steady.rounds + outcome.rounds for n in r.remote_commands.values()), default=0)
+        pending = sum(1 for i in steady.items.values() if not i.done)
+        return PostdeployTiming(
+            cook=cook_time, cook_status=cook.status, wait=outcome.elapsed, rounds=len(outcome.rounds),
+            round_mean=statistics.mean(r.elapsed for r in outcome.rounds) if outcome.rounds else 0.0,
+            steady=steady_time, servers=len(servers), ssh_connections=sum(pool2.stats.connections.values()),
+            commands_per_server_round=per_round, pending=pending)
+    finally:
+        prober2.close()
+        pool2.close()
+
+
+# -- main ---------------------------------------------------------------------------------------------
+def variant(env_file: Path, instances: int, out: Path) -> Path:
+    data = yaml.safe_load(env_file.read_text())
+    data["instances"] = data["instances"][:instances]
+    out.write_text(yaml.safe_dump(data, sort_keys=False))
+    return out
+
+
+def wait_for_addresses(timeout: float) -> None:
+    """Only one sandbox at a time (shared addresses and service users): wait for another to go down."""
+    deadline = time.monotonic() + timeout
+    free_since: float | None = None
+    while True:
+        busy = [f"{p} {a}:{port}" for p, a, port in Network().all_listeners() if port_in_use(p, a, port)]
+        if not busy:
+            # Free twice a few seconds apart: another sandbox may be between its processes and its users.
+            if free_since is not None and time.monotonic() - free_since >= 3:
+                return
+            free_since = free_since or time.monotonic()
+            time.sleep(1)
+            continue
+        free_since = None
+        if time.monotonic() > deadline:
+            raise SystemExit(f"the sandbox addresses stay busy ({', '.join(busy[:3])}): another sandbox is up")
+        log(f"another sandbox holds {busy[0]}; waiting for it to go down")
+        time.sleep(10)
+
+
+def fmt(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.2f} s"
+
+
+def table(headers: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
+    lines = ["  ".join(h.rjust(w) for h, w in zip(headers, widths, strict=True))]
+    lines.append("  ".join("-" * w for w in widths))
+    lines += ["  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)) for row in rows]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sizes", default="1,10,50", help="instance counts, comma-separated (default 1,10,50)")
+    parser.add_argument("--latency-ms", type=float, default=20.0, help="added per connection and DNS answer")
+    parser.add_argument("--runs", type=int, default=3, help="suite runs per size (the median is kept)")
+    parser.add_argument("--baseline-hosts", type=int, default=14,
+                        help="hosts timed by hand per size beyond this many (then extrapolated)")
+    parser.add_argument("--no-postdeploy", action="store_true", help="skip the cook and the postdeploy measure")
+    parser.add_argument("--no-pytest", action="store_true", help="skip the pytest overhead measure")
+    parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    parser.add_argument("--wait", type=float, default=600, help="seconds to wait for another sandbox to go down")
+    args = parser.parse_args(argv)
+    sizes = sorted({int(s) for s in args.sizes.split(",")})
+    if os.geteuid() != 0:
+        raise SystemExit("run as root: the sandbox needs it")
+    missing = [f"{tool} ({pkg})" for tool, pkg in TOOLS.items() if not shutil.which(tool)]
+    if missing:
+        raise SystemExit(f"missing tools for the baseline: {', '.join(missing)} — run scripts/system-packages.sh")
+
+    wait_for_addresses(args.wait)
+    work = Path(tempfile.mkdtemp(prefix="publik-bench-"))
+    work.chmod(0o755)
+    sandbox = Sandbox(state_dir=work / "sandbox", instances=max(sizes), env_file=None,
+                      latency_ms=args.latency_ms, deploy_delay=(0.05, 0.3), postdeploy_deadline=120.0)
+    results: dict = {"date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "latency_ms": args.latency_ms,
+                     "machine": f"{os.cpu_count()} cores, {_memory_gib()} GiB, {platform.platform()}", "sizes": {}}
+    try:
+        log(f"sandbox up: {max(sizes)} instances, +{args.latency_ms:g} ms")
+        status = sandbox.up()
+        results["sandbox_up_seconds"] = status["up_seconds"]
+        rows, ratios = [], []
+        for n in sizes:
+            env_file = variant(sandbox.env_file, n, work / f"fleet-{n}.yml")
+            plan = load_plan(env_file)
+            log(f"N={n}: suite ×{args.runs}")
+            suite = best_of(args.runs, lambda plan=plan: suite_preflight(plan))
+            pairs = sorted({(t.hostname, a) for t in plan.targets for a in sandbox.config.network.frontends})
+            sample = random.Random(n).sample(pairs, min(len(pairs), 20))
+            slowest = slowest_single_address(plan, sample)
+            concurrency = plan.environment.http.concurrency
+            floor = math.ceil(suite.addresses / concurrency) * slowest
+            log(f"N={n}: baseline (runbook by hand)")
+            base = baseline(sandbox, plan, args.baseline_hosts)
+            if base.failures:
+                log(f"N={n}: baseline saw {len(base.failures)} unexpected results, first: {base.failures[0]}")
+            results["sizes"][n] = {"hostnames": len(plan.targets), "addresses": suite.addresses,
+                                   "suite": suite.__dict__, "suite_network": suite.network,
+                                   "baseline": {**base.__dict__, "total": base.total}, "slowest_single": slowest,
+                                   "floor": floor, "concurrency": concurrency}
+            rows.append([str(n), str(len(plan.targets)), str(suite.addresses), fmt(suite.dns), fmt(suite.frontends),
+                         fmt(suite.hosts), fmt(suite.total),
+                         fmt(base.network) + ("*" if base.extrapolated else ""),
+                         fmt(base.total) + ("*" if base.extrapolated else ""), fmt(floor),
+                         f"{suite.ssh_connections}/{suite.remote_commands}"])
+            ratios.append(f"N={n:<3} suite/baseline = {suite.total / base.total:.3f} ({base.total / suite.total:.0f}× "
+                          f"faster; DNS+TLS+HTTP alone {suite.network / base.network:.3f})"
+                          + (f"; baseline timed on {base.hosts_timed} of {base.hosts_total} hosts, extrapolated "
+                             "linearly" if base.extrapolated else ""))
+            ratios.append(f"N={n:<3} suite/floor    = {suite.network / floor:.2f} (DNS+TLS+HTTP "
+                          f"{fmt(suite.network)}; floor = ceil({suite.addresses}/{concurrency}) × {fmt(slowest)})")
+        mid = max([n for n in sizes if n <= 50] or [sizes[0]])
+        mid_env = work / f"fleet-{mid}.yml"
+        pyt = None if args.no_pytest else pytest_run(mid_env, work)
+        post = None if args.no_postdeploy else postdeploy(load_plan(mid_env))
+    finally:
+        log("sandbox down")
+        with contextlib.suppress(Exception):
+            sandbox.down()
+        shutil.rmtree(work, ignore_errors=True)
+
+    print(f"\nPreflight at fleet scale — {results['date']}, {results['machine']}")
+    print(f"sandbox of {max(sizes)} instances up in {results['sandbox_up_seconds']} s; +{args.latency_ms:g} ms "
+          "per new frontend connection and per DNS answer\n")
+    print(table(["N", "hostnames", "addresses", "suite DNS", "suite TLS+HTTP", "suite SSH+DB", "suite total",
+                 "baseline DNS+TLS+HTTP", "baseline total", "floor", "SSH conn/cmds"], rows))
+    print("  suite TLS+HTTP and SSH+DB run at the same time, after DNS; floor covers DNS+TLS+HTTP only;")
+    print("  * baseline extrapolated linearly from a random sample of hosts (SSH is not delayed: it is local)\n")
+    for line in ratios:
+        print(line)
+    if pyt is not None:
+        results["pytest"] = {**pyt.__dict__, "overhead": pyt.overhead}
+        print(f"\npytest --phase preflight, N={mid}: {fmt(pyt.wall)} wall, {fmt(pyt.blocked)} waiting on evidence, "
+              f"overhead {fmt(pyt.overhead)} (collection {fmt(pyt.collection)}, reporting {fmt(pyt.reporting)}); "
+              f"{pyt.summary}")
+        if pyt.html_bytes is not None:
+            print(f"HTML report: {pyt.html_bytes / 1e6:.1f} MB, opened by headless Chromium in {fmt(pyt.html_open)}")
+    if post is not None:
+        results["postdeploy"] = post.__dict__
+        print(f"postdeploy, N={mid}, after a real cook ({fmt(post.cook)}, {post.cook_status}): ready after "
+              f"{fmt(post.wait)} in {post.rounds} poll rounds (mean round {fmt(post.round_mean)}); "
+              f"one round once deployed {fmt(post.steady)}; SSH connections {post.ssh_connections} for "
+              f"{post.servers} server(s); at most {post.commands_per_server_round} remote commands per server per "
+              f"round" + (f"; {post.pending} items still pending" if post.pending else ""))
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1, default=str) + "\n")
+    return 0
+
+
+def _memory_gib() -> int:
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                return round(int(line.split()[1]) / 1024 / 1024)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
