@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pytest
-
-from ..evidence_log import Evidence
 
 OUTCOMES = ("passed", "failed", "error", "skipped")
 MAX_MESSAGE = 4000
@@ -26,7 +24,6 @@ class TestRecord:
     outcome: str = "passed"  # passed, failed, error, skipped
     duration: float = 0.0
     message: str = ""
-    evidence: list[Evidence] = field(default_factory=list)
     __test__ = False  # not a pytest test class, whatever its name
 
     @property
@@ -75,10 +72,9 @@ class Results:
             return f"{parts[0]}|{parts[1]}", address
         return None, None
 
-    def add(self, report: pytest.TestReport, evidence: list[Evidence]) -> None:
+    def add(self, report: pytest.TestReport) -> None:
         record = self._record(report)
         record.duration += report.duration
-        record.evidence += evidence
         if report.when == "call" or (report.when == "setup" and not report.passed):
             record.outcome = "error" if report.when == "setup" and report.failed else report.outcome
             record.message = "" if report.passed else _message(report)

@@ -179,7 +179,7 @@ class ReportState:
         """First in line: redact before the terminal, JUnit, the gate or pytest-html see the report."""
         redaction.redact_report(report)
         evidence = list(getattr(report, "publik_evidence", None) or []) + list(getattr(report, "publik_derived", []))
-        self.results.add(report, evidence)
+        self.results.add(report)
         if evidence:
             from pytest_html import extras
 
@@ -232,7 +232,7 @@ class ReportState:
         tone, headline = self.verdict.headline(self.info.phases)
         v = self.verdict
         tr.write_sep("=", "publik-acceptance report", bold=True)
-        tr.write_line(f"{headline} — gate {v.gate}, cook {v.cook}, postdeploy {v.postdeploy}",
+        tr.write_line(f"{headline} — {v.steps(self.info.phases)}",
                       green=tone == "good", red=tone == "bad", yellow=tone == "warn", bold=True)
         if self.screens.reason:
             tr.write_line(self.screens.reason)

@@ -32,6 +32,7 @@ BINARIES = ("chromium", "chromium-browser")
 KINDS = ("combo", "authentic")  # the portals and the login page: what users will see first
 WINDOW = (960, 640)  # a small laptop page: text stays legible when shown 360 px wide
 TIMEOUT = 45.0
+MAX_SHOTS = 12  # a platform with many instances: enough to judge, not megabytes of images
 
 
 @dataclass(frozen=True)
@@ -145,9 +146,11 @@ def take(plan: Plan, addresses: dict[str, str], wanted: bool | None, postdeploy_
                                           "(apt install chromium to get them)")
     if not postdeploy_ran:
         return Screenshots("not run", "no screenshots: the postdeploy phase did not run")
-    targets = [t for t in plan.targets if t.kind in KINDS and t.hostname in addresses]
-    if not targets:
+    candidates = [t for t in plan.targets if t.kind in KINDS and t.hostname in addresses]
+    if not candidates:
         return Screenshots("not run", "no screenshots: no portal or login page with a DNS answer")
+    targets = candidates[:MAX_SHOTS]
+    capped = f" (the first {len(targets)} of {len(candidates)})" if len(targets) < len(candidates) else ""
     env = plan.environment
     with ThreadPoolExecutor(max_workers=8) as pool:
         pins = list(pool.map(lambda h: pin(env, h, addresses[h]), sorted(addresses)))
@@ -162,4 +165,5 @@ def take(plan: Plan, addresses: dict[str, str], wanted: bool | None, postdeploy_
                   f"certificate not pinned ({refused[s.hostname]}): Chromium shows its own error page", s.elapsed)
              for s in shots]
     taken = sum(1 for s in shots if s.png)
-    return Screenshots("taken", f"{taken} of {len(shots)} page(s) captured with {Path(binary).name}", tuple(shots))
+    return Screenshots("taken", f"{taken} of {len(shots)} page(s) captured with {Path(binary).name}{capped}",
+                       tuple(shots))

@@ -27,6 +27,13 @@ class RunVerdict:
     def ok(self) -> bool:
         return self.counts.get("failed", 0) == 0 and self.counts.get("error", 0) == 0
 
+    def steps(self, phases: tuple[str, ...]) -> str:
+        """The selected phases' outcomes in a few words: "gate open, cook ran, postdeploy passed"."""
+        parts = [f"gate {self.gate}" if "preflight" in phases else "",
+                 f"cook {self.cook}" if "deploy" in phases else "",
+                 f"postdeploy {self.postdeploy}" if "postdeploy" in phases else ""]
+        return ", ".join(p for p in parts if p)
+
     def headline(self, phases: tuple[str, ...]) -> tuple[str, str]:
         """(tone, sentence): tone is good, bad or warn; the sentence says what the reviewer should retain."""
         if "deploy" in phases:
