@@ -3,6 +3,8 @@
     from publik_acceptance.sandbox import Sandbox
     sb = Sandbox(state_dir="/tmp/publik-sandbox", instances=1)
     sb.up(faults=["tls-expired:authentic"])
+    # a fleet over a slow network: 50 instances, +20 ms per new frontend connection and DNS answer
+    Sandbox(instances=50, latency_ms=20).up(faults=["http-502:passerelle@ville07"])
     sb.status(); sb.cook_invocations(); sb.env_file
     sb.down()
 
