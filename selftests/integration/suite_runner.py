@@ -32,7 +32,8 @@ def run_suite(env_file: Path, *args: str, tmp: Path, timeout: float = 180,
               extra_env: dict[str, str] | None = None) -> SuiteRun:
     junit = tmp / "junit.xml"
     command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", f"--env={env_file}",
-               f"--junitxml={junit}", "-o", "junit_family=xunit2", "-q", *args]
+               f"--junitxml={junit}", "-o", "junit_family=xunit2", "-q",
+               f"--reports-dir={tmp / 'reports'}", "--no-screenshots", *args]
     result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=timeout, check=False,
                             env={**os.environ, **(extra_env or {})})
     run = SuiteRun(result.returncode, result.stdout + result.stderr)
