@@ -316,9 +316,12 @@ def postdeploy(plan: Plan) -> PostdeployTiming:
 
 
 # -- main ---------------------------------------------------------------------------------------------
-def variant(env_file: Path, instances: int, out: Path) -> Path:
+def variant(env_file: Path, instances: int, out: Path, http: dict[str, int] | None = None) -> Path:
+    """The sandbox's environment file with its first `instances` instances (and http settings changed)."""
     data = yaml.safe_load(env_file.read_text())
     data["instances"] = data["instances"][:instances]
+    if http:
+        data.setdefault("http", {}).update(http)
     out.write_text(yaml.safe_dump(data, sort_keys=False))
     return out
 
@@ -366,6 +369,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="hosts timed by hand per size beyond this many (then extrapolated)")
     parser.add_argument("--no-postdeploy", action="store_true", help="skip the cook and the postdeploy measure")
     parser.add_argument("--no-pytest", action="store_true", help="skip the pytest overhead measure")
+    parser.add_argument("--concurrency", type=int, help="http.concurrency for the suite (default: the environment's)")
+    parser.add_argument("--per-address", type=int,
+                        help="http.per_address_concurrency for the suite (default: the environment's)")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     parser.add_argument("--wait", type=float, default=600, help="seconds to wait for another sandbox to go down")
     args = parser.parse_args(argv)
@@ -389,7 +395,9 @@ def main(argv: list[str] | None = None) -> int:
         results["sandbox_up_seconds"] = status["up_seconds"]
         rows, ratios = [], []
         for n in sizes:
-            env_file = variant(sandbox.env_file, n, work / f"fleet-{n}.yml")
+            http = {k: v for k, v in (("concurrency", args.concurrency),
+                                      ("per_address_concurrency", args.per_address)) if v}
+            env_file = variant(sandbox.env_file, n, work / f"fleet-{n}.yml", http)
             plan = load_plan(env_file)
             log(f"N={n}: suite ×{args.runs}")
             suite = best_of(args.runs, lambda plan=plan: suite_preflight(plan))
@@ -397,6 +405,7 @@ def main(argv: list[str] | None = None) -> int:
             sample = random.Random(n).sample(pairs, min(len(pairs), 20))
             slowest = slowest_single_address(plan, sample)
             concurrency = plan.environment.http.concurrency
+            results["per_address_concurrency"] = plan.environment.http.per_address_concurrency
             floor = math.ceil(suite.addresses / concurrency) * slowest
             log(f"N={n}: baseline (runbook by hand)")
             base = baseline(sandbox, plan, args.baseline_hosts)
@@ -432,7 +441,10 @@ def main(argv: list[str] | None = None) -> int:
           "per new frontend connection and per DNS answer\n")
     print(table(["N", "hostnames", "addresses", "suite DNS", "suite TLS+HTTP", "suite SSH+DB", "suite total",
                  "baseline DNS+TLS+HTTP", "baseline total", "floor", "SSH conn/cmds"], rows))
-    print("  suite TLS+HTTP and SSH+DB run at the same time, after DNS; floor covers DNS+TLS+HTTP only;")
+    print(f"  suite: http.concurrency {rows and results['sizes'][sizes[0]]['concurrency']}, "
+          f"per_address_concurrency {results.get('per_address_concurrency')} (2 frontend addresses); "
+          "TLS+HTTP and SSH+DB run at the same time, after DNS;\n  floor covers DNS+TLS+HTTP only, with "
+          "http.concurrency in flight;")
     print("  * baseline extrapolated linearly from a random sample of hosts (SSH is not delayed: it is local)\n")
     for line in ratios:
         print(line)

@@ -120,7 +120,7 @@ def test_postdeploy_on_the_fleet_fails_exactly_the_faulty_page(fleet: Sandbox) -
         prober.close()
         pool.close()
     assert not outcome.timed_out
-    kind, broken = host(fleet, "ville04", "portal-user")
+    _kind, broken = host(fleet, "ville04", "portal-user")
     wrong = {(i.target.hostname, i.aspect, i.address) for i in outcome.items.values()
              if i.judgement is None or i.judgement.state is not State.OK}
     assert wrong == {(broken, "page", F1), (broken, "page", F2)}
