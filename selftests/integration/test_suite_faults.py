@@ -86,7 +86,12 @@ Words = list[str] | dict[str, list[str]]  # words every failure must say, or per
 
 
 def check_failures(rig: Rig, run: SuiteRun, expected: set[str], words: Words) -> None:
-    assert set(run.failed) == expected, run.describe() + "\n" + run.output[-3000:]
+    failed = set(run.failed)
+    assert failed == expected, (
+        f"failed but not expected: {sorted(failed - expected)}\n"
+        f"expected but not failed: {sorted(expected - failed)} "
+        f"(skipped: {[run.skipped[n] for n in sorted(expected - failed) if n in run.skipped]})\n"
+        + run.describe() + "\n" + run.output[-3000:])
     for name, text in run.failed.items():
         host = name.split("|")[1].rstrip("]") if "|" in name else ""
         if host.startswith("root@"):
@@ -111,8 +116,12 @@ def test_healthy_flow_is_green_and_cooks_once(rig: Rig, tmp_path: Path) -> None:
     assert any(arg.endswith(".json") and "/upload/" in arg for arg in only["argv"]), only
     leftovers = list(rig.paths.state.glob("upload/*.json"))
     assert leftovers == [], "the uploaded recipe (with the password) was left on the server"
-    password = rig.paths.state.joinpath("secrets/superuser_password").read_text().strip()
+    secret_file = rig.paths.state / "secrets" / "superuser_password"
+    password = secret_file.read_text().strip()
     assert password not in run.output
+    holders = [p for p in rig.paths.state.rglob("*")
+               if p.is_file() and p != secret_file and password.encode() in p.read_bytes()]
+    assert holders == [], f"the superuser password was written to {holders}"
     assert not (rig.paths.state / "run" / "cook.lock").exists()
 
 
@@ -204,3 +213,31 @@ def test_parity_with_the_mirrored_platform(rig: Rig, tmp_path: Path) -> None:
     run = run_suite(drifted, "--phase", "postdeploy", "-k", "test_parity", tmp=tmp_path)
     assert set(run.failed) == {"test_parity[moncompte]"}, run.describe()
     assert "missing here: " + rig.service("fargo").host in run.failed["test_parity[moncompte]"]
+
+
+def test_postdeploy_polls_are_batched_per_server(rig: Rig) -> None:
+    """One SSH connection per server for the whole wait, and a bounded number of commands per round."""
+    from publik_acceptance.plan import load_plan
+    from publik_acceptance.postdeploy import PostdeployEvidence
+    from publik_acceptance.preflight import PreflightEvidence
+    from publik_acceptance.probes.remote import SshPool
+    from publik_acceptance.probing import Prober
+
+    rig.up("deploy-late")  # fargo arrives late: several poll rounds
+    status, _out, err = rig.cook()
+    assert status == 0, err
+    plan = load_plan(rig.sandbox.env_file)
+    pool, prober = SshPool(plan.environment), Prober(plan.environment)
+    try:
+        preflight = PreflightEvidence(plan, pool, prober)
+        outcome = PostdeployEvidence(plan, pool, prober, preflight).outcome()
+    finally:
+        prober.close()
+        pool.close()
+    assert not outcome.timed_out
+    assert len(outcome.rounds) >= 2, outcome.rounds
+    assert dict(pool.stats.connections) == {"root@127.0.0.15:22": 1}
+    for round_ in outcome.rounds:
+        assert all(count <= 3 for count in round_.remote_commands.values()), round_
+    late = [i for i in outcome.items.values() if i.target.kind == "fargo"]
+    assert all(i.ready_at is not None and i.polls >= 2 for i in late)
