@@ -163,20 +163,28 @@ class SshPool:
         transport = client.get_transport()
         if transport is None:
             raise RemoteError(f"ssh {endpoint.label} (role {role}): connection lost")
-        channel = transport.open_session(timeout=self.env.ssh.connect_timeout)
+        where = f"ssh {endpoint.label} (role {role})"
         try:
-            channel.settimeout(0.2)
+            channel = transport.open_session(timeout=self.env.ssh.connect_timeout)
+        except (paramiko.SSHException, OSError) as exc:
+            raise RemoteError(f"{where}: connection lost: {exc}") from None
+        try:
+            channel.settimeout(timeout)
             channel.exec_command(command)
             if stdin is not None:
                 channel.sendall(stdin)
             channel.shutdown_write()
-            stdout, stderr = _drain(channel, started + timeout, on_line)
-            if not channel.exit_status_ready() and time.monotonic() >= started + timeout:
-                raise RemoteError(f"ssh {endpoint.label} (role {role}): command did not finish within "
-                                  f"{timeout:g} s: {redact(command)}")
+            stdout, stderr = _drain(channel, transport, started + timeout, on_line)
+            if not channel.exit_status_ready():
+                raise RemoteError(f"{where}: command did not finish within {timeout:g} s: {redact(command)}")
             status = channel.recv_exit_status()
-        except OSError as exc:
-            raise RemoteError(f"ssh {endpoint.label} (role {role}): connection dropped: {exc}") from None
+            # -1: the channel closed without an exit status. paramiko closes the channels of a dying
+            # connection a moment before it marks the transport inactive, so look twice.
+            if status == -1 and _goes_inactive(transport, 0.5):
+                raise ConnectionAbortedError("the SSH connection closed")
+        except (paramiko.SSHException, OSError) as exc:
+            raise RemoteError(f"{where}: connection dropped during the command ({exc or type(exc).__name__}); "
+                              "it may still be running on the server") from None
         finally:
             channel.close()
         return RemoteResult(command, status, stdout, stderr, time.monotonic() - started)
@@ -188,8 +196,9 @@ class SshPool:
             self._clients.clear()
 
 
-def _drain(channel: paramiko.Channel, deadline: float,
+def _drain(channel: paramiko.Channel, transport: paramiko.Transport, deadline: float,
            on_line: Callable[[str, str], None] | None) -> tuple[str, str]:
+    """Read both streams until the command exits, the deadline passes or the connection drops."""
     out, err = bytearray(), bytearray()
     pending = {"stdout": b"", "stderr": b""}
 
@@ -215,12 +224,23 @@ def _drain(channel: paramiko.Channel, deadline: float,
             progressed = True
         if channel.exit_status_ready() and not channel.recv_ready() and not channel.recv_stderr_ready():
             break
+        if not transport.is_active():
+            raise ConnectionAbortedError("the SSH connection closed")
         if not progressed:
-            channel.status_event.wait(0.005) if not channel.closed else time.sleep(0.005)
+            channel.status_event.wait(0.005)
     for name, rest in pending.items():
         if rest and on_line is not None:
             on_line(name, rest.decode("utf-8", "replace"))
     return out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
+
+
+def _goes_inactive(transport: paramiko.Transport, within: float) -> bool:
+    deadline = time.monotonic() + within
+    while transport.is_active():
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.01)
+    return True
 
 
 def become(env: Environment, role: str) -> str:

@@ -28,15 +28,33 @@ class SuiteRun:
         return f"exit {self.exit_code}, {len(self.passed)} passed, {len(self.skipped)} skipped\n{failed}"
 
 
+def _command(env_file: Path, tmp: Path, args: tuple[str, ...]) -> list[str]:
+    return [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", f"--env={env_file}",
+            f"--junitxml={tmp / 'junit.xml'}", "-o", "junit_family=xunit2", "-q",
+            f"--reports-dir={tmp / 'reports'}", "--no-screenshots", *args]
+
+
 def run_suite(env_file: Path, *args: str, tmp: Path, timeout: float = 180,
               extra_env: dict[str, str] | None = None) -> SuiteRun:
+    result = subprocess.run(_command(env_file, tmp, args), cwd=ROOT, capture_output=True, text=True,
+                            timeout=timeout, check=False, env={**os.environ, **(extra_env or {})})
+    return read_run(result.returncode, result.stdout + result.stderr, tmp)
+
+
+def start_suite(env_file: Path, *args: str, tmp: Path) -> subprocess.Popen:
+    """The suite in the background (to race it against another run); finish with `finish_suite`."""
+    return subprocess.Popen(_command(env_file, tmp, args), cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+
+
+def finish_suite(process: subprocess.Popen, tmp: Path, timeout: float = 120) -> SuiteRun:
+    output, _ = process.communicate(timeout=timeout)
+    return read_run(process.returncode, output, tmp)
+
+
+def read_run(exit_code: int, output: str, tmp: Path) -> SuiteRun:
     junit = tmp / "junit.xml"
-    command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", f"--env={env_file}",
-               f"--junitxml={junit}", "-o", "junit_family=xunit2", "-q",
-               f"--reports-dir={tmp / 'reports'}", "--no-screenshots", *args]
-    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=timeout, check=False,
-                            env={**os.environ, **(extra_env or {})})
-    run = SuiteRun(result.returncode, result.stdout + result.stderr)
+    run = SuiteRun(exit_code, output)
     if junit.exists():
         for case in ET.parse(junit).iter("testcase"):
             name = case.get("name", "")

@@ -7,12 +7,14 @@ each failure names the hostname and the cause.
 
 from __future__ import annotations
 
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
 
 from .conftest import Rig
-from .suite_runner import SuiteRun, run_suite, variant
+from .suite_runner import SuiteRun, finish_suite, run_suite, start_suite, variant
 
 F1, F2 = "127.0.0.11", "127.0.0.12"
 DEAD = "127.0.0.19"
@@ -241,3 +243,51 @@ def test_postdeploy_polls_are_batched_per_server(rig: Rig) -> None:
         assert all(count <= 3 for count in round_.remote_commands.values()), round_
     late = [i for i in outcome.items.values() if i.target.kind == "fargo"]
     assert all(i.ready_at is not None and i.polls >= 2 for i in late)
+
+
+def _wait_for(predicate, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_a_concurrent_cook_is_refused_by_the_lock(rig: Rig, tmp_path: Path) -> None:
+    rig.up("cook-hangs")
+    env = variant(rig.sandbox.env_file, tmp_path, cook={"timeout": 6})
+    lock = rig.paths.state / "run" / "cook.lock"
+    (tmp_path / "first").mkdir()
+    (tmp_path / "second").mkdir()
+    first = start_suite(env, "--phase", "all", tmp=tmp_path / "first")
+    try:
+        assert _wait_for(lambda: len(rig.sandbox.cook_invocations()) == 1, 30), "the first cook did not start"
+        assert lock.exists()
+        second = run_suite(env, "--phase", "all", tmp=tmp_path / "second")
+    finally:
+        first_run = finish_suite(first, tmp_path / "first")
+    assert set(second.failed) == {"test_cook"}, second.describe()
+    assert "another cook holds the lock" in second.failed["test_cook"]
+    assert set(first_run.failed) == {"test_cook"}, first_run.describe()
+    assert "timed out after 6 s" in first_run.failed["test_cook"]
+    assert len(rig.sandbox.cook_invocations()) == 1, "the refused run cooked anyway"
+    assert not lock.exists(), "the lock outlived the run that took it"
+
+
+def test_ssh_drop_during_the_cook_is_reported_and_releases_the_lock(rig: Rig, tmp_path: Path) -> None:
+    rig.up("cook-hangs")
+    env = variant(rig.sandbox.env_file, tmp_path, cook={"timeout": 30})
+    lock = rig.paths.state / "run" / "cook.lock"
+    run = start_suite(env, "--phase", "all", tmp=tmp_path)
+    try:
+        assert _wait_for(lambda: len(rig.sandbox.cook_invocations()) == 1, 30), "the cook did not start"
+        # sshd's per-connection processes ("sshd: root [priv]", "sshd: root@notty"), not the listener.
+        subprocess.run(["pkill", "-f", "^sshd: root"], check=False)
+    finally:
+        result = finish_suite(run, tmp_path, timeout=60)
+    assert set(result.failed) == {"test_cook"}, result.describe()
+    message = result.failed["test_cook"]
+    assert "connection dropped" in message and "cook log" in message, message
+    assert not lock.exists(), "the lock was not released after the connection dropped"
+    assert list(rig.paths.state.glob("upload/*.json")) == [], "the recipe was left on the server"
