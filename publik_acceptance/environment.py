@@ -188,7 +188,7 @@ class MirrorOf:
 class Waiver:
     """A preflight check that may fail or be skipped without closing the gate, and why."""
 
-    test: str  # fnmatch pattern on the test id, e.g. "test_tls[combo|*]"
+    test: str  # pattern on the test id, `*` and `?` as wildcards, e.g. "test_tls[combo|*]"
     reason: str
 
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
-from fnmatch import fnmatchcase
 
 import pytest
 
@@ -40,7 +40,7 @@ class Gate:
         else:
             return
         entry = GateEntry(name, outcome, _short(report) if outcome != "skipped" else _skip_reason(report))
-        waiver = next((w for w in self.waivers if fnmatchcase(name, w.test)), None)
+        waiver = next((w for w in self.waivers if matches(w.test, name)), None)
         if waiver:
             self.waived.append((entry, waiver))
         else:
@@ -59,6 +59,12 @@ class Gate:
         lines = [f"gate closed: {len(self.blocking)} preflight check(s) did not pass:"]
         lines += [f"  - {e.test}: {e.outcome}: {e.reason}" for e in self.blocking]
         return "\n".join(lines)
+
+
+def matches(pattern: str, test_id: str) -> bool:
+    """Waiver patterns: `*` and `?` are wildcards; brackets are literal (test ids are full of them)."""
+    regex = re.escape(pattern).replace(r"\*", ".*").replace(r"\?", ".")
+    return re.fullmatch(regex, test_id) is not None
 
 
 def _skip_reason(report: pytest.TestReport) -> str:

@@ -7,6 +7,7 @@ each failure names the hostname and the cause.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import time
 from pathlib import Path
@@ -291,3 +292,17 @@ def test_ssh_drop_during_the_cook_is_reported_and_releases_the_lock(rig: Rig, tm
     assert "connection dropped" in message and "cook log" in message, message
     assert not lock.exists(), "the lock was not released after the connection dropped"
     assert list(rig.paths.state.glob("upload/*.json")) == [], "the recipe was left on the server"
+
+
+def test_a_waived_check_does_not_close_the_gate(rig: Rig, tmp_path: Path) -> None:
+    rig.up("tls-expiring-soon")  # hobo's certificate has 10 days left
+    hobo = target_id(rig, "hobo")
+    waiver = {"waive": [{"test": f"test_tls[{hobo}|*]", "reason": "renewal scheduled tonight, CHG-7"}]}
+    env = variant(rig.sandbox.env_file, tmp_path, gate=waiver)
+    run = run_suite(env, "--phase", "all", tmp=tmp_path)
+    assert set(run.failed) == frontends(rig, "hobo", "test_tls"), run.describe()  # still reported
+    assert "test_cook" in run.passed
+    assert len(rig.sandbox.cook_invocations()) == 1
+    summary = json.loads(next((tmp_path / "reports").glob("*.json")).read_text())
+    assert summary["gate"] == "open"
+    assert {w["reason"] for w in summary["gate_waived"]} == {"renewal scheduled tonight, CHG-7"}
