@@ -19,7 +19,8 @@ def test_ssh(run: RunContext, preflight: PreflightEvidence, server_role: str) ->
     verdict = Verdict("SSH", f"role {server_role}: {run.pool.describe(server_role)}")
     verdict.attach("remote", f"role {server_role}", facts)
     verdict.expect(facts.error is None, "an SSH session with a verified host key", facts.error or "",
-                   "see the message above; the suite never skips host-key verification silently")
+                   f"make {run.pool.describe(server_role)} reachable with the configured key and known_hosts "
+                   "(ssh.* and servers.* in the environment file); host keys are always verified")
     if facts.error is None:
         verdict.note(f"facts gathered in {facts.elapsed * 1000:.0f} ms over one command")
         for host, key in run.pool.accepted_keys.items():
