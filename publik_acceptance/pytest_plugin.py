@@ -6,6 +6,7 @@ naming the file and key. Phases run in deployment order whatever the file order.
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import pytest
@@ -49,10 +50,12 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("markers", f"{phase}: test of the {phase} phase (set from the directory)")
     config.addinivalue_line("markers", "services(*kinds): run only for Targets of these service kinds")
     name = config.getoption("publik_env")
-    if name and config.rootpath != SUITE_DIR.parent and _split_env_option(config):
+    split = _split_path_option(config)
+    if split and config.rootpath != SUITE_DIR.parent:
+        option, value = split
         raise pytest.UsageError(
-            f"--env {name}: write --env={name} (with '='), or use a path inside {SUITE_DIR.parent}; "
-            "pytest reads a separate path argument before it knows --env and picks the wrong root directory"
+            f"{option} {value}: write {option}={value} (with '='), or use a path inside {SUITE_DIR.parent}; "
+            "pytest reads a separate path argument before it knows the option and picks the wrong root directory"
         )
     if name and PLAN_KEY not in config.stash:  # the report plugin may have loaded it to name its files
         try:
@@ -65,9 +68,13 @@ def pytest_configure(config: pytest.Config) -> None:
         get_plan(config)
 
 
-def _split_env_option(config: pytest.Config) -> bool:
+def _split_path_option(config: pytest.Config) -> tuple[str, str] | None:
+    """Our path-valued options given as two words (`--env /x.yml`), which mislead pytest's early parse."""
     args = list(config.invocation_params.args)
-    return any(arg == "--env" for arg in args)
+    for option, value in itertools.pairwise(args):
+        if option in ("--env", "--reports-dir"):
+            return option, value
+    return None
 
 
 def _runs_suite(config: pytest.Config) -> bool:
