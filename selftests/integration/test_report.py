@@ -231,7 +231,7 @@ def test_a_closed_gate_shows_in_the_verdict_with_its_failing_checks(rig: Rig, tm
     data = run.summary()
     assert (data["gate"], data["cook"], data["postdeploy"]) == ("closed", "not run", "not run")
     assert {b["test"] for b in data["gate_blocking"]} == {
-        f"test_tls[authentic|{authentic.host}|{a}]" for a in rig.frontends}
+        f"test_tls[authentic|{authentic.host}|{a}]" for a in rig.frontends}, run.console[-4000:]
     assert "gate closed" in run.console
 
 
