@@ -211,6 +211,10 @@ def _drain(channel: paramiko.Channel, transport: paramiko.Transport, deadline: f
             on_line(name, line.decode("utf-8", "replace"))
 
     while time.monotonic() < deadline:
+        # Look at the end first, read second: whatever arrived before EOF is buffered by then, so
+        # nothing that comes between the two looks is lost. (sshd may also send the exit status
+        # before the last output: the end is EOF plus the status, not the status alone.)
+        finished = channel.exit_status_ready() and (channel.eof_received or channel.closed)
         progressed = False
         while channel.recv_ready():
             data = channel.recv(_CHUNK)
@@ -222,7 +226,7 @@ def _drain(channel: paramiko.Channel, transport: paramiko.Transport, deadline: f
             err += data
             feed("stderr", data)
             progressed = True
-        if channel.exit_status_ready() and not channel.recv_ready() and not channel.recv_stderr_ready():
+        if finished:
             break
         if not transport.is_active():
             raise ConnectionAbortedError("the SSH connection closed")
