@@ -14,18 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from ..catalogue import KIND_BY_ACTION
 from .config import SandboxConfig
-
-SERVICE_ACTIONS = {
-    "create-hobo": "hobo",
-    "create-authentic": "authentic",
-    "create-combo": "combo",
-    "create-wcs": "wcs",
-    "create-passerelle": "passerelle",
-    "create-fargo": "fargo",
-    "create-chrono": "chrono",
-    "create-bijoe": "bijoe",
-}
 
 
 @dataclass(frozen=True)
@@ -93,7 +83,7 @@ def services_of(recipe: dict) -> tuple[Service, ...]:
     services = []
     for step in recipe.get("steps", []):
         ((action, params),) = step.items()
-        kind = SERVICE_ACTIONS.get(action)
+        kind = KIND_BY_ACTION[action].name if action in KIND_BY_ACTION else None
         if kind is None:
             continue
         values = {

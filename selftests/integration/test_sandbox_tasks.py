@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import pwd
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -18,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from publik_acceptance.sandbox.config import REPO_ROOT, SERVICE_USERS, Network
+from publik_acceptance.sandbox.procs import port_in_use
 
 pytestmark = pytest.mark.sandbox
 
@@ -28,18 +28,6 @@ def inv(*args: str, state_dir: Path) -> subprocess.CompletedProcess:
         cwd=REPO_ROOT, capture_output=True, text=True, timeout=120,
         env={**os.environ, "PUBLIK_SANDBOX_DIR": str(state_dir)},
     )
-
-
-def _bound(proto: str, address: str, port: int) -> bool:
-    kind = socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM
-    with socket.socket(socket.AF_INET, kind) as sock:
-        if proto == "tcp":
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((address, port))
-        except OSError:
-            return True
-    return False
 
 
 def _processes_mentioning(text: str) -> list[str]:
@@ -59,7 +47,7 @@ def _processes_mentioning(text: str) -> list[str]:
 def _leftovers(state_dir: Path, users_before: set[str]) -> list[str]:
     problems = []
     for proto, address, port in Network().all_listeners():
-        if _bound(proto, address, port):
+        if port_in_use(proto, address, port):
             problems.append(f"{proto} {address}:{port} still bound")
     problems += [f"process {p}" for p in _processes_mentioning(str(state_dir))]
     for name in SERVICE_USERS:
@@ -156,7 +144,7 @@ def test_a_failed_up_stops_what_started_and_keeps_only_the_logs(sandbox, monkeyp
     assert (sandbox.paths.log / "frontend-1.log").exists()
     assert not sandbox.is_up()
     for proto, address, port in Network().all_listeners():
-        assert not _bound(proto, address, port), (proto, address, port)
+        assert not port_in_use(proto, address, port), (proto, address, port)
     monkeypatch.undo()
     sandbox.down()
     assert _leftovers(sandbox.paths.state, users_before) == []
