@@ -60,13 +60,14 @@ def _pytest(c: Context, env: str, phase: str, *extra: str) -> None:
         raise Exit(code=result.exited if result is not None else 1)
 
 
-def _cook_args(ticket: str, yes: bool, dry_run: bool) -> list[str]:
+def _cook_args(ticket: str, yes: bool, dry_run: bool, break_lock: bool = False) -> list[str]:
     return [*(["--ticket", ticket] if ticket else []), *(["--yes"] if yes else []),
-            *(["--dry-run"] if dry_run else [])]
+            *(["--dry-run"] if dry_run else []), *(["--break-lock"] if break_lock else [])]
 
 
 _COOK_HELP = {"env": "environment name or path", "ticket": "change ticket reference (required on protected platforms)",
-              "yes": "confirm a protected platform without asking", "dry_run": "everything but the cook itself"}
+              "yes": "confirm a protected platform without asking", "dry_run": "everything but the cook itself",
+              "break_lock": "break a stale cook lock (its SSH session and cook are gone); never a live one"}
 
 
 @task(help={"env": "environment name or path"})
@@ -76,9 +77,10 @@ def preflight(c: Context, env: str) -> None:
 
 
 @task(help=_COOK_HELP)
-def cook(c: Context, env: str, ticket: str = "", yes: bool = False, dry_run: bool = False) -> None:
+def cook(c: Context, env: str, ticket: str = "", yes: bool = False, dry_run: bool = False,
+         break_lock: bool = False) -> None:
     """Preflight, then the cook if the gate opens (no postdeploy)."""
-    _pytest(c, env, "deploy", *_cook_args(ticket, yes, dry_run))
+    _pytest(c, env, "deploy", *_cook_args(ticket, yes, dry_run, break_lock))
 
 
 @task(help={"env": "environment name or path"})
@@ -88,9 +90,10 @@ def postdeploy(c: Context, env: str) -> None:
 
 
 @task(help=_COOK_HELP)
-def deploy(c: Context, env: str, ticket: str = "", yes: bool = False, dry_run: bool = False) -> None:
+def deploy(c: Context, env: str, ticket: str = "", yes: bool = False, dry_run: bool = False,
+           break_lock: bool = False) -> None:
     """The whole runbook: preflight → cook (gated) → postdeploy, one report."""
-    _pytest(c, env, "all", *_cook_args(ticket, yes, dry_run))
+    _pytest(c, env, "all", *_cook_args(ticket, yes, dry_run, break_lock))
 
 
 ns = Collection(plan, render, preflight, cook, postdeploy, deploy)

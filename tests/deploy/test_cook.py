@@ -29,7 +29,13 @@ def test_cook(plan: Plan, run: RunContext, pytestconfig: pytest.Config) -> None:
             with capture.global_and_fixture_disabled():
                 reporter.write_line(f"cook {line}")
 
-    run.cook = Cook(plan, run.pool, ticket=ticket, dry_run=dry_run, sink=sink).run()
+    cook = Cook(plan, run.pool, ticket=ticket, dry_run=dry_run, sink=sink,
+                break_lock=pytestconfig.getoption("publik_break_lock"))
+    try:
+        run.cook = cook.run()
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM: the cook cleaned up; the report says it was interrupted
+        run.cook = cook.result
+        raise
     result = run.cook
     if result.status in ("ran", "dry-run"):
         return
