@@ -186,25 +186,28 @@ setsid timeout --kill-after=@GRACE@ "$limit" sh -c "$cmd" 3<&- &
 pgid=$!
 trap '' PIPE
 say() { printf 'publik-acceptance: %s\n' "$*" >&2; }
-alive() { @ROOT@kill -0 -- -"$pgid" 2>/dev/null; }
-stop() {
-  alive || return 0
-  say "$1: stopping the cook (process group $pgid)"
-  @ROOT@kill -TERM -- -"$pgid" 2>/dev/null
-  n=0
-  while alive; do
-    n=$((n + 1))
-    [ $n -eq $((@GRACE@ * 5)) ] && { say "still running after @GRACE@ s: killing it"; @ROOT@kill -KILL -- -"$pgid"; }
-    sleep 0.2
-  done
-  say "the cook has ended"
-}
+signal() { @ROOT@/bin/kill -s "$1" -- -"$pgid" 2>/dev/null; }
+alive() { signal 0; }
+reap() { [ "$(sed 's/.*) //' "/proc/$pgid/stat" 2>/dev/null | cut -c1)" = Z ] && { wait "$pgid"; status=$?; }; }
 say "cook started in process group $pgid"
-( while read -r _ <&3; do :; done; stop "the suite went away" ) &
+( while read -r _ <&3; do :; done
+  alive || exit 0
+  say "the suite went away: stopping the cook (process group $pgid)"
+  signal TERM
+  n=0; while alive && [ $n -lt $((@GRACE@ * 5)) ]; do n=$((n + 1)); sleep 0.2; done
+  alive && { say "still running after @GRACE@ s: killing it"; signal KILL; }
+) &
 watch=$!
-trap 'stop "interrupted"' HUP INT TERM
+trap 'say "interrupted: stopping the cook (process group $pgid)"; signal TERM' HUP INT TERM
 wait "$pgid"; status=$?
-while alive; do sleep 0.2; done
+n=0
+while alive; do
+  reap
+  n=$((n + 1))
+  [ $n -eq $((@GRACE@ * 5)) ] && { say "still running after @GRACE@ s: killing it"; signal KILL; }
+  [ $n -ge $((@GRACE@ * 5 + 50)) ] && { say "the cook did not end even after KILL"; break; }
+  sleep 0.2
+done
 kill "$watch" 2>/dev/null
 @COOK@rm -rf -- "$dir" && say "recipe removed"
 exit "$status"

@@ -166,7 +166,8 @@ class CookSettings:
     user: str = "hobo"
     timeout: float = 900.0
     upload_dir: str = "/tmp"
-    lock_file: str = "/run/lock/publik-acceptance-cook.lock"
+    # A directory made with mkdir inside a directory only root may use (created 0700 if missing).
+    lock_file: str = "/run/publik-acceptance/cook.lock"
 
 
 @dataclass(frozen=True)
@@ -559,8 +560,22 @@ def _cook(node: Node) -> CookSettings:
         user=node.get("user", "hobo").str(),
         timeout=node.get("timeout", 900).number(1, 86400),
         upload_dir=_absolute(node.get("upload_dir", "/tmp")),
-        lock_file=_absolute(node.get("lock_file", CookSettings.lock_file)),
+        lock_file=_lock_file(node.get("lock_file", CookSettings.lock_file)),
     )
+
+
+# Directories any user may write: a lock there can be planted, faked or removed by anyone.
+SHARED_DIRS = ("/tmp", "/var/tmp", "/dev/shm", "/run/shm", "/run/lock", "/var/lock", "/run/user")
+
+
+def _lock_file(node: Node) -> str:
+    """The cook lock: in a directory of its own that only root may use (the cook checks it there too)."""
+    value = _absolute(node)
+    parent = value.rstrip("/").rpartition("/")[0] or "/"
+    if parent in ("/", *SHARED_DIRS) or any(part in (".", "..") for part in value.split("/")):
+        raise node.error(f"{value!r} must be inside a directory of its own that only root may use, e.g. "
+                         f"{CookSettings.lock_file} (not directly in {parent}, which others can write or share)")
+    return value
 
 
 def _postdeploy(node: Node) -> PostdeploySettings:

@@ -7,6 +7,8 @@ naming the file and key. Phases run in deployment order whatever the file order.
 from __future__ import annotations
 
 import itertools
+import signal
+import threading
 from pathlib import Path
 
 import pytest
@@ -27,6 +29,7 @@ pytest_plugins = ("publik_acceptance.report.plugin",)
 PHASES = ("preflight", "deploy", "postdeploy")
 PLAN_KEY = pytest.StashKey[Plan]()
 SESSION_KEY = pytest.StashKey["RunContext"]()
+SIGTERM_KEY = pytest.StashKey[object]()
 SUITE_DIR = Path(__file__).resolve().parent.parent / "tests"
 
 
@@ -43,6 +46,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="run everything but the cook; show what would be uploaded and run")
     group.addoption("--check-anyway", dest="publik_check_anyway", action="store_true",
                     help="with --phase all: run the postdeploy checks even if the cook did not run")
+    group.addoption("--break-lock", dest="publik_break_lock", action="store_true",
+                    help="break the cook lock on the hobo server if it is stale (its SSH session and its cook "
+                         "are gone); a live lock is never broken")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -64,6 +70,7 @@ def pytest_configure(config: pytest.Config) -> None:
             raise pytest.UsageError(str(exc)) from None
     if name:
         config.pluginmanager.register(GateRecorder(config), "publik-gate")
+        _sigterm_as_interrupt(config)
     elif _runs_suite(config):
         get_plan(config)
 
@@ -164,8 +171,22 @@ class GateRecorder:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
+    if SIGTERM_KEY in config.stash:
+        signal.signal(signal.SIGTERM, config.stash[SIGTERM_KEY])
     if SESSION_KEY in config.stash:
         config.stash[SESSION_KEY].close()
+
+
+def _sigterm_as_interrupt(config: pytest.Config) -> None:
+    """SIGTERM (a cancelled CI job) is handled like Ctrl-C: the cook stops its remote side, removes the
+    recipe and says so, instead of the process dying with the lock and the password file left behind."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt("SIGTERM")
+
+    config.stash[SIGTERM_KEY] = signal.signal(signal.SIGTERM, interrupt)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

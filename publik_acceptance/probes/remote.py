@@ -153,8 +153,11 @@ class SshPool:
         return client
 
     def run(self, role: str, command: str, stdin: bytes | None = None, timeout: float | None = None,
-            on_line: Callable[[str, str], None] | None = None) -> RemoteResult:
-        """Run one command; `on_line(stream, line)` receives output live (for the cook log)."""
+            on_line: Callable[[str, str], None] | None = None, hold_stdin: bool = False) -> RemoteResult:
+        """Run one command; `on_line(stream, line)` receives output live (for the cook log).
+
+        `hold_stdin`: keep the command's stdin open until we close the channel, so that it reads EOF
+        when we go away (Ctrl-C, a dropped connection): the cook's wrapper stops the cook then."""
         timeout = timeout if timeout is not None else self.env.ssh.command_timeout
         client = self.client(role)
         endpoint = self.endpoint(role)
@@ -173,7 +176,8 @@ class SshPool:
             channel.exec_command(command)
             if stdin is not None:
                 channel.sendall(stdin)
-            channel.shutdown_write()
+            if not hold_stdin:
+                channel.shutdown_write()
             stdout, stderr = _drain(channel, transport, started + timeout, on_line)
             if not channel.exit_status_ready():
                 raise RemoteError(f"{where}: command did not finish within {timeout:g} s: {redact(command)}")

@@ -79,7 +79,8 @@ def document(config: SandboxConfig, paths: StatePaths, instances: list[SandboxIn
             "user": "hobo",
             "timeout": 60,
             "upload_dir": str(paths.upload),
-            "lock_file": str(paths.run / "cook.lock"),
+            # In a directory of its own that only root may use: the cook creates it 0700.
+            "lock_file": str(paths.run / "publik-acceptance" / "cook.lock"),
         },
         "postdeploy": {
             "deadline": config.postdeploy_deadline,
