@@ -9,6 +9,7 @@ environment file's own directory. Errors raise ConfigError naming the file and k
 from __future__ import annotations
 
 import ipaddress
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import yaml
 
 from .catalogue import SERVICE_KINDS, WCS_DATABASE_TEMPLATE, WCS_SKELETONS_DIR
 from .errors import ConfigError
+from .naming import hostname_problem
 from .schema import Node
 from .secrets import SecretRef, read_secret_ref
 
@@ -321,7 +323,7 @@ def _instances(node: Node, base: Path) -> tuple[Instance, ...]:
                 name=name,
                 recipe=item.get("recipe").local_path(base, must_exist=True),
                 superuser_password=read_secret_ref(item.get("superuser_password"), base),
-                expect_hostnames=tuple(h.lower() for h in item.get("expect_hostnames", []).str_list()),
+                expect_hostnames=_hostnames(item.get("expect_hostnames", [])),
             )
         )
     return tuple(instances)
@@ -343,6 +345,7 @@ def _servers(node: Node, base: Path) -> dict[str, SshServer]:
             port = int(raw_port)
         if not host:
             raise item.get("ssh").error(f"no host in {target!r}")
+        _check_ssh_target(item.get("ssh"), user, host)
         servers[role] = SshServer(
             role=role,
             host=host,
@@ -353,6 +356,43 @@ def _servers(node: Node, base: Path) -> dict[str, SshServer]:
     if not servers:
         raise node.error("must name at least the hobo server")
     return servers
+
+
+def _hostnames(node: Node) -> tuple[str, ...]:
+    """Host names an environment expects: DNS names only (they reach shells and the report)."""
+    names = []
+    for item in node.list():
+        name = item.str()
+        problem = hostname_problem(name)
+        if problem:
+            raise item.error(problem)
+        names.append(name.lower())
+    return tuple(names)
+
+
+# A login name as useradd accepts it (plus '@' and '\' for directory accounts): no quotes, no markup.
+_SSH_USER = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.@\\-]{0,63}\$?\Z")
+
+
+def _check_ssh_target(node: Node, user: str, host: str) -> None:
+    problem = hostname_problem(host, allow_ip=True)
+    if problem:
+        raise node.error(problem)
+    if user and not _SSH_USER.match(user):
+        raise node.error(f"user name {user!r}: use letters, digits, '.', '_', '-' (as useradd accepts)")
+
+
+def _db_host(node: Node) -> str:
+    """A PostgreSQL host: a DNS name, an IP address or a Unix socket directory."""
+    value = node.str()
+    if value.startswith("/"):
+        if not re.fullmatch(r"[A-Za-z0-9_./-]+", value):
+            raise node.error(f"socket directory {value!r}: letters, digits, '.', '_', '-' and '/' only")
+        return value
+    problem = hostname_problem(value, allow_ip=True)
+    if problem:
+        raise node.error(problem)
+    return value
 
 
 def _ssh(node: Node, base: Path) -> SshSettings:
@@ -433,8 +473,6 @@ def _not_found(node: Node) -> NotFoundSignature:
 
 
 def _regex(node: Node) -> str | None:
-    import re
-
     value = node.str(nullable=True)
     if value is not None:
         try:
@@ -489,7 +527,7 @@ def _services(node: Node) -> dict[str, ServiceSettings]:
 def _db_params(node: Node, base: Path, default_user: str) -> DbParams:
     node.mapping(allowed={"host", "port", "user", "password", "database"}, required={"host"})
     return DbParams(
-        host=node.get("host").str(),
+        host=_db_host(node.get("host")),
         port=node.get("port", 5432).int(1, 65535),
         user=node.get("user", default_user).str(),
         password=read_secret_ref(node.get("password", None), base, nullable=True),
@@ -536,7 +574,7 @@ def _database(node: Node, base: Path) -> DatabaseSettings:
         d = node.get("direct").mapping(allowed={"host", "port", "user", "password", "dbname"},
                                        required={"host"})
         direct = DirectDatabase(
-            host=d.get("host").str(),
+            host=_db_host(d.get("host")),
             port=d.get("port", 5432).int(1, 65535),
             user=d.get("user", "postgres").str(),
             password=read_secret_ref(d.get("password", None), base, nullable=True),
@@ -597,9 +635,17 @@ def _mirror_of(node: Node) -> MirrorOf | None:
     node.mapping(allowed={"environment", "strip", "add"}, required={"environment"})
     return MirrorOf(
         environment=node.get("environment").str(),
-        strip=node.get("strip", "").str(allow_empty=True),
-        add=node.get("add", "").str(allow_empty=True),
+        strip=_hostname_part(node.get("strip", "")),
+        add=_hostname_part(node.get("add", "")),
     )
+
+
+def _hostname_part(node: Node) -> str:
+    """A piece of host name that mirror_of adds or strips: the result must stay a host name."""
+    value = node.str(allow_empty=True)
+    if not re.fullmatch(r"[A-Za-z0-9.-]*", value):
+        raise node.error(f"part of a host name: letters, digits, '-' and '.' only, got {value!r}")
+    return value
 
 
 def _waivers(node: Node) -> tuple[Waiver, ...]:

@@ -7,9 +7,16 @@ be unit-tested against the examples from Publik's own code.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
+import re
 from urllib.parse import urlsplit
 
+import idna
+
 POSTGRES_MAX_IDENTIFIER = 63
+DNS_MAX_NAME = 253
+DNS_MAX_LABEL = 63
+_LDH_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\Z")
 
 
 def hostname(url: str) -> str:
@@ -63,3 +70,38 @@ def normalize_database_name(name: str) -> str:
         digest = hashlib.md5(name.encode()).hexdigest()[:4]
         name = f"{name[:29]}_{digest}_{name[-28:]}"
     return name
+
+
+def hostname_problem(host: str, allow_ip: bool = False) -> str | None:
+    """Why `host` is not a DNS host name (letters, digits, hyphens, dots; IDNA accepted), or None.
+
+    Host names flow into shell commands, SQL identifiers and the HTML report: anything else (quotes,
+    `$(…)`, markup, control characters) is refused where it is read, not escaped where it is used.
+    """
+    if allow_ip:
+        try:
+            ipaddress.ip_address(host.removeprefix("[").removesuffix("]"))
+            return None
+        except ValueError:
+            pass
+    if not host:
+        return "empty host name"
+    if any(ord(c) <= 0x20 or 0x7F <= ord(c) <= 0x9F for c in host):
+        return f"control character or space in host name {host!r}"
+    if host.endswith("."):
+        return f"host name {host!r} ends with a dot: write it without"
+    try:  # UTS 46 with the STD3 rules: what a resolver accepts, Unicode names in their xn-- form
+        ascii_host = idna.encode(host, uts46=True, std3_rules=True).decode("ascii")
+    except (idna.IDNAError, UnicodeError) as exc:
+        return f"not a valid DNS host name: {host!r} ({exc}; use letters, digits, hyphens and dots)"
+    if len(ascii_host) > DNS_MAX_NAME:
+        return f"host name longer than {DNS_MAX_NAME} characters: {host!r}"
+    for label in ascii_host.split("."):
+        if len(label) > DNS_MAX_LABEL:
+            return f"label {label!r} of {host!r} is longer than {DNS_MAX_LABEL} characters"
+        if not _LDH_LABEL.match(label):
+            return f"label {label!r} of {host!r}: use letters, digits and inner hyphens only"
+    if ascii_host.rsplit(".", 1)[-1].isdigit():
+        return f"{host!r} is neither a host name (all-numeric top-level label) nor " + (
+            "an IP address" if allow_ip else "allowed as an IP address here")
+    return None

@@ -9,17 +9,22 @@ a list of one-key objects `{"<action>": {params}}` run in order. Any string para
 from __future__ import annotations
 
 import json
+import re
 import string
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from .catalogue import CONFIG_ACTIONS, KIND_BY_ACTION, KNOWN_ACTIONS
 from .errors import ConfigError
-from .naming import hostname
+from .naming import hostname, hostname_problem
 
 PASSWORD_PLACEHOLDERS = {"...", "…", "changeme", "CHANGEME", "xxx", "XXX"}
+# A skeleton or portal template is a file in a directory root reads and writes: a plain name only.
+TEMPLATE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]{0,127}\Z")
+URL_SCHEMES = ("https", "http")
+SERVICE_PATH = re.compile(r"[A-Za-z0-9._~/-]*\Z")
 
 
 @dataclass(frozen=True)
@@ -141,6 +146,9 @@ def _validate(recipe: Recipe) -> None:
     for step in recipe.steps:
         if step.action in KIND_BY_ACTION:
             _validate_url(step, seen, path)
+        _validate_other_urls(step, path)
+        if "template_name" in step.params:
+            _validate_template_name(step, path)
         for required in CONFIG_ACTIONS.get(step.action, ()):
             if required not in step.params:
                 raise ConfigError(path, f"{step.key}.{required}", "required parameter is missing")
@@ -161,17 +169,61 @@ def _validate_url(step: Step, seen: dict[str, str], path: Path) -> None:
         raise ConfigError(path, f"{step.key}.url", "required parameter is missing")
     if not isinstance(url, str):
         raise ConfigError(path, f"{step.key}.url", "expected a string")
-    parts = urlsplit(url)
+    parts = _check_url_parts(url, path, f"{step.key}.url")
     if parts.scheme != "https":
         raise ConfigError(path, f"{step.key}.url", f"must be an https:// URL, got {url!r}")
-    if not parts.hostname:
-        raise ConfigError(path, f"{step.key}.url", f"no hostname in {url!r}")
     if parts.port is not None:
         raise ConfigError(path, f"{step.key}.url", f"no port in service URLs (w.c.s. would not sanitise it): {url!r}")
+    if parts.query or parts.fragment or not SERVICE_PATH.match(parts.path) or "/../" in parts.path + "/":
+        # The path becomes part of a tenant directory name (w.c.s.) that root stats and reads.
+        raise ConfigError(path, f"{step.key}.url", f"service URL path: letters, digits, '.', '_', '-', '~' and '/' "
+                                                   f"only, no '..', no query or fragment: {url!r}")
     normal = url.rstrip("/").lower()
     if normal in seen:
         raise ConfigError(path, f"{step.key}.url", f"URL {url} is already used by {seen[normal]}")
     seen[normal] = step.key
+
+
+def _check_url_parts(url: str, path: Path, key: str) -> SplitResult:
+    """Scheme, host and port of any URL a recipe gives: they end up in commands, paths and the report."""
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in url):
+        raise ConfigError(path, key, f"control character in URL {url!r}")
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:
+        raise ConfigError(path, key, f"not a URL: {url!r} ({exc})") from None
+    if parts.scheme not in URL_SCHEMES:
+        raise ConfigError(path, key, f"must be an https:// (or http://) URL, got {url!r}")
+    if "@" in parts.netloc:
+        raise ConfigError(path, key, f"no user name or password in URLs: {url!r}")
+    host = parts.hostname
+    if not host:
+        raise ConfigError(path, key, f"no hostname in {url!r}")
+    problem = hostname_problem(host)
+    if problem:
+        raise ConfigError(path, key, problem)
+    try:
+        parts.port  # noqa: B018 -- raises ValueError on a port that is not a number in range
+    except ValueError:
+        raise ConfigError(path, key, f"the port must be a number from 1 to 65535: {url!r}") from None
+    return parts
+
+
+def _validate_other_urls(step: Step, path: Path) -> None:
+    """URL-valued parameters besides a service's own `url` (e.g. set-idp's): same host rules."""
+    for name, value in step.params.items():
+        if isinstance(value, str) and (name == "url" or name.endswith("_url")) and step.action not in KIND_BY_ACTION:
+            _check_url_parts(value, path, f"{step.key}.{name}")
+
+
+def _validate_template_name(step: Step, path: Path) -> None:
+    key = f"{step.key}.template_name"
+    value = step.params["template_name"]
+    if not isinstance(value, str):
+        raise ConfigError(path, key, "expected a string (a skeleton or template file name)")
+    if not TEMPLATE_NAME.match(value) or ".." in value:
+        raise ConfigError(path, key, f"must be a plain file name (letters, digits, '.', '_', '+', '-'; no '/', "
+                                     f"no '..', not starting with '.'; at most 128 characters), got {value!r}")
 
 
 def render_for_cook(recipe: Recipe, superuser_password: str | None) -> str:
