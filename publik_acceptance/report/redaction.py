@@ -1,17 +1,14 @@
 """Secrets out of every channel: reports are redacted as they are made, files after they are written,
-and then every produced file is scanned for each secret in every encoding it could have taken there.
+and then every produced file is scanned for each secret in every encoding it could have taken there
+(the same spellings redaction masks: secrets.encoded_forms).
 """
 
 from __future__ import annotations
 
-import base64
-import html
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from xml.sax.saxutils import escape as xml_escape
 
 import pytest
 
@@ -80,34 +77,11 @@ def redact_value(value: Any) -> Any:
     return value
 
 
-def _base64_cores(raw: bytes) -> set[str]:
-    """What a secret looks like inside any base64 text (data: URIs), whatever its alignment."""
-    cores = set()
-    for shift in range(3):
-        encoded = base64.b64encode(b"\0" * shift + raw).decode()
-        start = (shift * 4 + 2) // 3 + (1 if shift else 0)  # chars touched by the padding prefix
-        full = (shift + len(raw)) // 3 * 4  # chars of complete groups only
-        core = encoded[start:full]
-        if len(core) >= 12:
-            cores.add(core)
-    return cores
-
-
-def _jinja_escape(text: str) -> str:
-    """markupsafe's spelling (pytest-html's template), which differs from html.escape for quotes."""
-    return (text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-            .replace("'", "&#39;").replace('"', "&#34;"))
-
-
-def leak_forms(secret: str) -> set[str]:
-    """The secret as written raw, HTML/XML-escaped, JSON-escaped (and both), URL-less base64."""
-    json_form = json.dumps(secret)[1:-1]
-    ascii_json = json.dumps(secret, ensure_ascii=True)[1:-1]
-    escapes = (html.escape, _jinja_escape, xml_escape, lambda s: html.escape(s, quote=False))
-    forms = {secret, json_form, ascii_json}
-    forms |= {escape(form) for escape in escapes for form in (secret, json_form, ascii_json)}
-    forms |= _base64_cores(secret.encode())
-    return {f for f in forms if f}
+def leak_forms(secret: str) -> frozenset[str]:
+    """The secret in every spelling the scan looks for: raw, JSON (non-ASCII escaped or not), Python
+    str/bytes reprs, URL-encoded, base64 (whole or inside longer base64), each HTML/XML-escaped too.
+    Computed once per registered secret (secrets.encoded_forms)."""
+    return REGISTRY.forms(secret)
 
 
 @dataclass(frozen=True)
@@ -120,7 +94,7 @@ class Leak:
 
 
 def redact_file(path: Path) -> None:
-    """Mask raw secret values left in a written file (e.g. a value registered after it was rendered)."""
+    """Mask secrets left in a written file, in every spelling (e.g. a value registered after it was rendered)."""
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError):
@@ -134,13 +108,14 @@ def scan(paths: Iterable[Path], secrets: Iterable[str] | None = None) -> list[Le
     """Every (file, secret) where the file holds the secret in any form; a leaking file is renamed so
     it cannot be attached to a ticket by mistake."""
     values = tuple(secrets if secrets is not None else REGISTRY.values())
+    forms = {v: leak_forms(v) for v in values}
     leaks = []
     for path in paths:
         try:
             data = path.read_bytes().decode("utf-8", errors="replace")
         except OSError:
             continue
-        found = [v for v in values if any(form in data for form in leak_forms(v))]
+        found = [v for v in values if any(form in data for form in forms[v])]
         if found:
             leaks += [Leak(path, f"{v[:1]}…({len(v)} chars)") for v in found]
             path.rename(path.with_name(path.name + LEAK_SUFFIX))
