@@ -5,14 +5,17 @@ from __future__ import annotations
 import datetime as dt
 import getpass
 import hashlib
+import html
 import platform as py_platform
 import socket
 import subprocess
 from dataclasses import dataclass, field
 from importlib import metadata as dist_metadata
 from pathlib import Path
+from typing import Any
 
 from ..plan import Plan
+from ..secrets import redact
 
 TOOLS = ("pytest", "publik-acceptance", "paramiko", "dnspython", "cryptography", "pytest-html")
 
@@ -128,3 +131,32 @@ def collect(plan: Plan, phases: tuple[str, ...], ticket: str | None, repo: Path,
         started=started,
         dry_run=dry_run,
     )
+
+
+def _cell(value: Any) -> Any:
+    """One value as HTML text: redacted, then escaped (numbers and booleans are safe as they are)."""
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    return html.escape(redact(str(value)), quote=True)
+
+
+def environment_table(ours: list[tuple[str, str]], others: dict[str, Any]) -> dict[str, Any]:
+    """pytest-html's environment table: our run facts first, then what pytest-metadata collected (CI
+    variables, `--metadata` options, plugins), every value redacted and HTML-escaped.
+
+    pytest-html's app.js inserts each value with innerHTML (`<div>value</div>`, or `<li>key: value</li>`
+    for a mapping or a list) and each top-level key as text: so values and nested keys are escaped
+    here, top-level keys are not (they would show as `&lt;`). `others` must be the values as collected,
+    never a table this function made (escaping twice would show `&amp;lt;`).
+    """
+    table: dict[str, Any] = {key: _cell(value) for key, value in ours}
+    for key, value in others.items():
+        if key in table:
+            continue
+        if isinstance(value, dict):
+            table[redact(str(key))] = {_cell(k): _cell(v) for k, v in value.items()}
+        elif isinstance(value, list | tuple):
+            table[redact(str(key))] = [_cell(v) for v in value]
+        else:
+            table[redact(str(key))] = _cell(value)
+    return table

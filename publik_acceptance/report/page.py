@@ -164,7 +164,18 @@ def prefix(verdict: RunVerdict, info: RunInfo, rows: list[TargetRow], screens: S
             f'{gallery(screens)}<h3 class="pa-section">All checks</h3>')
 
 
+def escape_test_id(test_id: str, cells: list[str]) -> None:
+    """pytest-html formats the test id into its Test cell as raw HTML, and app.js inserts the cell with
+    innerHTML: a host name, role or address in a parametrised id would be live markup. Replace that
+    cell (only if it is exactly pytest-html's) by an escaped one."""
+    raw = f'<td class="col-testId">{test_id}</td>'
+    for index, cell in enumerate(cells):
+        if cell == raw:
+            cells[index] = f'<td class="col-testId">{esc(test_id)}</td>'
+
+
 def title(info: RunInfo) -> str:
+    """Plain text: pytest-html's template escapes the title itself (escaping here would show `&lt;`)."""
     phases = "all phases" if len(info.phases) == 3 else " + ".join(info.phases)
     ticket = f" — {info.ticket}" if info.ticket else ""
     return f"Publik acceptance — {info.platform} — {phases}{ticket}"

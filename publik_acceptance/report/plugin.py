@@ -89,6 +89,7 @@ class ReportState:
         self.rows: list[targets.TargetRow] = []
         self.screens = screenshots.Screenshots("not run", "")
         self.leaks: list[redaction.Leak] = []
+        self.metadata_source: dict[str, Any] | None = None
 
     def _phase_of(self, nodeid: str) -> str | None:
         return front.phase_of(self.config.rootpath / nodeid.split("::")[0])
@@ -115,12 +116,12 @@ class ReportState:
         if metadata_key not in self.config.stash or self.info is None:
             return
         table = self.config.stash[metadata_key]
-        ours = {k: html_lib.escape(redact(v)) for k, v in self.info.rows()}
-        ours["Reports"] = html_lib.escape(", ".join(str(p) for p in self.paths.all()))
-        others = {k: redaction.redact_value(v) for k, v in table.items() if k not in ours}
-        table.clear()
-        table.update(ours)
-        table.update(others)
+        if self.metadata_source is None:  # pytest-metadata's values as collected, before we escape them
+            self.metadata_source = dict(table)
+        ours = [*self.info.rows(), ("Reports", ", ".join(str(p) for p in self.paths.all()))]
+        escaped = metadata.environment_table(ours, self.metadata_source)
+        table.clear()  # the same dict pytest-html holds: update it in place
+        table.update(escaped)
 
     # -- per test ---------------------------------------------------------------------------------
     @pytest.hookimpl(wrapper=True, tryfirst=True)
@@ -261,6 +262,11 @@ class HtmlHooks:
             data.clear()
         elif report.skipped and isinstance(report.longrepr, tuple) and data:
             data[0] = html_lib.escape(skip_reason(report)) + "\n"
+
+    def pytest_html_results_table_row(self, report: pytest.TestReport, cells: list[str]) -> None:
+        """The Test cell pytest-html makes holds the raw test id: escape it."""
+        when = getattr(report, "when", "call")
+        page.escape_test_id(report.nodeid if when == "call" else f"{report.nodeid}::{when}", cells)
 
     def pytest_html_report_title(self, report: Any) -> None:
         if self.state.info is not None:

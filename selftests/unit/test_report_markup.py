@@ -1,0 +1,46 @@
+"""What we hand pytest-html is escaped: the Test cell and every environment-table value, parsed the
+way app.js inserts them (selftests/live_markup.py). The sandbox run is in integration/test_report_markup.py."""
+
+from __future__ import annotations
+
+import html
+import json
+
+from publik_acceptance.report import metadata, page
+
+from ..live_markup import live_markup
+
+MARKER = "pa-xss-unit"
+PAYLOAD = f"<img src=x onerror=alert('{MARKER}')>"
+
+
+def _report(environment: dict, rows: list[str]) -> str:
+    """A page shaped like pytest-html 4's: the data blob app.js renders."""
+    blob = {"environment": environment, "tests": {"t": [{"resultsTableRow": rows, "log": "", "extras": []}]}}
+    return f'<div id="data-container" data-jsonblob="{html.escape(json.dumps(blob))}"></div>'
+
+
+def test_the_test_id_cell_is_escaped() -> None:
+    test_id = f"tests/preflight/test_hosts.py::test_ssh[{PAYLOAD}|root@127.0.0.15]::setup"
+    cells = ['<td class="col-result">Failed</td>', f'<td class="col-testId">{test_id}</td>',
+             '<td class="col-duration">5 ms</td>', '<td class="col-links"></td>']
+    assert live_markup(_report({}, cells), MARKER), "the check itself must see pytest-html's raw cell"
+    page.escape_test_id(test_id, cells)
+    assert live_markup(_report({}, cells), MARKER) == []
+    assert cells[1] == f'<td class="col-testId">{html.escape(test_id)}</td>'
+    assert cells[0] == '<td class="col-result">Failed</td>'
+
+
+def test_every_environment_value_is_escaped_and_keys_stay_text() -> None:
+    collected = {"Python": "3.11", "CI_COMMIT_REF_NAME": PAYLOAD, "Plugins": {PAYLOAD: PAYLOAD, "html": "4.2"},
+                 "Tags": [PAYLOAD], "Workers": 4}
+    assert live_markup(_report(collected, []), MARKER), "the check itself must see pytest-metadata's raw values"
+    table = metadata.environment_table([("Ticket", PAYLOAD), ("Platform", "sandbox")], collected)
+    assert live_markup(_report(table, []), MARKER) == []
+    assert table["Ticket"] == html.escape(PAYLOAD) and table["Platform"] == "sandbox"
+    assert table["CI_COMMIT_REF_NAME"] == html.escape(PAYLOAD) and table["Workers"] == 4
+    assert list(table)[:2] == ["Ticket", "Platform"]  # ours first; pytest-metadata's Python follows
+    # Made again from the collected values (at the end of the run): escaped once, never twice.
+    again = metadata.environment_table([("Ticket", PAYLOAD)], collected)
+    assert again["Ticket"] == html.escape(PAYLOAD) and "&amp;lt;" not in json.dumps(again)
+
