@@ -2,12 +2,18 @@
 
 The handshake verifies the chain (system store or the environment's CA bundle) and the hostname.
 When verification fails, a second, unverified handshake fetches the certificate anyway, so the
-evidence shows what is served, and HTTP can still be checked on its own.
+evidence shows what is served, and HTTP can still be checked on its own. The timeout bounds the
+whole of it: TCP connect, handshake, and the second handshake if any.
+
+The system store is the one OpenSSL was built with (the distribution's bundle), loaded by path:
+SSL_CERT_FILE / SSL_CERT_DIR in the operator's environment would otherwise replace it silently, and
+SSLKEYLOGFILE would write session keys to a file; neither is read here.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import os
 import socket
 import ssl
 import time
@@ -83,10 +89,45 @@ def _name(name: x509.Name) -> str:
     return name.rfc4514_string() or "(empty)"
 
 
+# Where distributions keep their bundle, should this Python's OpenSSL look elsewhere (a build of
+# its own): Debian/Ubuntu, Fedora/RHEL, Alpine/BSD.
+SYSTEM_BUNDLES = ("/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt", "/etc/ssl/cert.pem")
+TRUST_ENV = ("SSL_CERT_FILE", "SSL_CERT_DIR")
+
+
+def system_trust_store() -> tuple[str | None, str | None]:
+    """(CA file, CA directory) of the system store, from OpenSSL's built-in paths, never from
+    SSL_CERT_FILE / SSL_CERT_DIR."""
+    paths = ssl.get_default_verify_paths()
+    candidates = (paths.openssl_cafile, *SYSTEM_BUNDLES)
+    cafile = next((path for path in candidates if path and os.path.isfile(path)), None)
+    capath = paths.openssl_capath if paths.openssl_capath and os.path.isdir(paths.openssl_capath) else None
+    return cafile, capath
+
+
 def verifying_context(settings: TlsSettings) -> ssl.SSLContext:
-    context = ssl.create_default_context(cafile=str(settings.ca_bundle) if settings.ca_bundle else None)
+    """Chain and hostname verified against the environment's CA bundle, or else the system store."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # CERT_REQUIRED and check_hostname; no CA loaded yet
     context.minimum_version = ssl.TLSVersion.TLSv1_2
-    return context
+    if settings.ca_bundle:
+        context.load_verify_locations(cafile=str(settings.ca_bundle))
+        return context
+    cafile, capath = system_trust_store()
+    if cafile or capath:
+        context.load_verify_locations(cafile=cafile, capath=capath)
+    return context  # no system store: nothing verifies, and trust_store() says why
+
+
+def trust_store(settings: TlsSettings) -> str:
+    """What certificates are checked against, for the report (and which variables were ignored)."""
+    if settings.ca_bundle:
+        used = f"CA bundle {settings.ca_bundle} (tls.ca_bundle)"
+    else:
+        cafile, capath = system_trust_store()
+        found = ", ".join(p for p in (cafile, capath) if p)
+        used = f"system store {found}" if found else "no system CA store found: set tls.ca_bundle"
+    ignored = [f"{name}={os.environ[name]}" for name in TRUST_ENV if os.environ.get(name)]
+    return used + (f"; ignored: {', '.join(ignored)}" if ignored else "")
 
 
 def inspecting_context() -> ssl.SSLContext:
@@ -111,9 +152,15 @@ def _classify(exc: ssl.SSLCertVerificationError) -> str:
 
 
 def connect(hostname: str, address: str, port: int, context: ssl.SSLContext, timeout: float) -> ssl.SSLSocket:
-    raw = socket.create_connection((address, port), timeout=timeout)
-    raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    """TCP connect and TLS handshake, both within `timeout` in all (the handshake gets what is left)."""
+    deadline = time.monotonic() + timeout
+    raw = socket.create_connection((address, port), timeout=max(timeout, 0.001))
     try:
+        raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("connected, but no time left for the TLS handshake")
+        raw.settimeout(left)  # the ssl module bounds the whole handshake by this, not each read
         return context.wrap_socket(raw, server_hostname=hostname)
     except BaseException:
         raw.close()
@@ -128,12 +175,13 @@ def handshake(hostname: str, address: str, port: int, context: ssl.SSLContext,
     def evidence(**fields: object) -> TlsEvidence:
         return TlsEvidence(hostname, address, port, elapsed=time.monotonic() - started, **fields)  # type: ignore[arg-type]
 
+    deadline = started + timeout
     try:
         sock = connect(hostname, address, port, context, timeout)
     except ssl.SSLCertVerificationError as exc:
         kind, message = _classify(exc), exc.verify_message or str(exc)
         try:
-            sock = connect(hostname, address, port, inspecting_context(), timeout)
+            sock = connect(hostname, address, port, inspecting_context(), deadline - time.monotonic())
         except (OSError, ssl.SSLError) as inner:
             error = f"{message} (and re-reading it failed: {inner})"
             return evidence(verified=False, error_kind=kind, error=error), None
