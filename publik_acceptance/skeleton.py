@@ -11,6 +11,7 @@ import io
 import json
 import string
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -147,24 +148,67 @@ def describe_skeleton(report: SkeletonReport) -> str:
             f"{summary['database_template']}; homepage-redirect-url: {summary['homepage_redirect_url']}")
 
 
+# A skeleton found on a server is the server's word: bounded before anything is expanded. A real one
+# is a few KiB (two small text files).
+MAX_ZIP_BYTES = 1024 * 1024
+MAX_MEMBERS = 64
+MAX_MEMBER_BYTES = 256 * 1024  # uncompressed, per member we read
+MAX_RATIO = 100  # uncompressed / compressed for a member over 64 KiB: JSON and INI text do ~5:1, a bomb ~1000:1
+_READ_ERRORS = (zipfile.BadZipFile, zlib.error, NotImplementedError, RuntimeError, EOFError, OSError, ValueError)
+
+
 def inspect_skeleton(data: bytes) -> SkeletonReport:
     report = SkeletonReport()
+    if len(data) > MAX_ZIP_BYTES:
+        report.problems.append(f"more than {MAX_ZIP_BYTES // 1024} KiB ({len(data)} bytes read): a skeleton is a "
+                               "few KiB, this one was not inspected (damaged, or a zip bomb?)")
+        return report
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
-    except zipfile.BadZipFile:
+    except _READ_ERRORS:
         report.problems.append(f"not a valid zip file ({len(data)} bytes)")
         return report
     with archive:
-        report.members = sorted(archive.namelist())
-        if CONFIG_JSON not in report.members:
-            report.problems.append("config.json is missing at the zip root")
-        else:
-            _inspect_config(archive.read(CONFIG_JSON), report)
-        if SITE_OPTIONS not in report.members:
-            report.problems.append("site-options.cfg is missing at the zip root")
-        else:
-            _inspect_site_options(archive.read(SITE_OPTIONS), report)
+        infos = archive.infolist()
+        if len(infos) > MAX_MEMBERS:
+            report.members = sorted(info.filename[:100] for info in infos[:MAX_MEMBERS])
+            report.problems.append(f"{len(infos)} members, more than the {MAX_MEMBERS} a skeleton could have: "
+                                   "not inspected")
+            return report
+        report.members = sorted(info.filename for info in infos)
+        for name, inspect in ((CONFIG_JSON, _inspect_config), (SITE_OPTIONS, _inspect_site_options)):
+            if name not in report.members:
+                report.problems.append(f"{name} is missing at the zip root")
+                continue
+            raw = _read_member(archive, name, report)
+            if raw is not None:
+                inspect(raw, report)
     return report
+
+
+def _read_member(archive: zipfile.ZipFile, name: str, report: SkeletonReport) -> bytes | None:
+    """A member's bytes; refused when its declared size or compression ratio is absurd, and read
+    through a bounded reader all the same, since the declared size is only the server's word."""
+    info = archive.getinfo(name)
+    limit = f"{MAX_MEMBER_BYTES // 1024} KiB"
+    if info.file_size > MAX_MEMBER_BYTES:
+        report.problems.append(f"{name} declares {info.file_size} bytes uncompressed, over the {limit} a skeleton "
+                               "file may be: not read (a zip bomb?)")
+        return None
+    if info.file_size > 64 * 1024 and info.file_size > MAX_RATIO * max(info.compress_size, 1):
+        report.problems.append(f"{name} expands {info.compress_size} bytes into {info.file_size}, more than "
+                               f"{MAX_RATIO} times: not read (a zip bomb?)")
+        return None
+    try:
+        with archive.open(info) as member:
+            raw = member.read(MAX_MEMBER_BYTES + 1)
+    except _READ_ERRORS as exc:  # a lying size ends in a bad CRC; also encrypted or unknown compression
+        report.problems.append(f"{name} cannot be read: {str(exc)[:200]}")
+        return None
+    if len(raw) > MAX_MEMBER_BYTES:
+        report.problems.append(f"{name} expands beyond {limit}: not read")
+        return None
+    return raw
 
 
 def _inspect_config(raw: bytes, report: SkeletonReport) -> None:

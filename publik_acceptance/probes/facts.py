@@ -15,7 +15,9 @@ from dataclasses import dataclass, field
 
 from .remote import SshPool, quote
 
-MAX_READ = 4 * 1024 * 1024
+# Files read are small (a skeleton zip, site-options.cfg): one byte more than skeleton.MAX_ZIP_BYTES
+# shows a file larger than any real one, without carrying megabytes a server chose through SSH.
+MAX_READ = 1024 * 1024 + 1
 _MARK = "@@publik-acceptance@@"
 _STAT_FORMAT = "%F|%U|%G|%a|%s"
 # stat questions are asked this many paths per `stat` process: one process per path cost ~1 s per
