@@ -180,6 +180,17 @@ class PostdeploySettings:
     stable_polls: int = 3
 
 
+DEFAULT_RUN_DEADLINE = 3600.0
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """The whole run's deadline (`run.deadline`): past it no check starts and the cook is never started.
+    None: DEFAULT_RUN_DEADLINE, or more when cook.timeout and postdeploy.deadline need it (deadline.py)."""
+
+    deadline: float | None = None
+
+
 @dataclass(frozen=True)
 class MirrorOf:
     environment: str
@@ -220,6 +231,7 @@ class Environment:
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
     cook: CookSettings = field(default_factory=CookSettings)
     postdeploy: PostdeploySettings = field(default_factory=PostdeploySettings)
+    run: RunSettings = field(default_factory=RunSettings)
     mirror_of: MirrorOf | None = None
     waivers: tuple[Waiver, ...] = ()
 
@@ -261,7 +273,7 @@ def load_environment(name_or_path: str | Path) -> Environment:
 
 _TOP_KEYS = {
     "platform", "protected", "instances", "servers", "ssh", "dns", "tls", "http", "paths",
-    "services", "wcs", "database", "cook", "postdeploy", "mirror_of", "gate",
+    "services", "wcs", "database", "cook", "postdeploy", "mirror_of", "gate", "run",
 }
 
 
@@ -285,6 +297,7 @@ def parse_environment(root: Node, base: Path) -> Environment:
         database=_database(root.get("database", {}), base),
         cook=_cook(root.get("cook", {})),
         postdeploy=_postdeploy(root.get("postdeploy", {})),
+        run=_run(root.get("run", {})),
         mirror_of=_mirror_of(root.get("mirror_of", None)),
         waivers=_waivers(root.get("gate", {})),
     )
@@ -625,6 +638,12 @@ def _postdeploy(node: Node) -> PostdeploySettings:
         stable_polls=node.get("stable_polls", 3).int(1, 100),
     )
     return settings
+
+
+def _run(node: Node) -> RunSettings:
+    node.mapping(allowed={"deadline"})
+    given = node.get("deadline", None)
+    return RunSettings(deadline=None if given.value is None else given.number(1, 7 * 86400))
 
 
 def _mirror_of(node: Node) -> MirrorOf | None:

@@ -15,6 +15,7 @@ import pytest
 
 from . import evidence_log
 from .cook import CookResult
+from .deadline import RunDeadline, parse_seconds
 from .errors import ConfigError
 from .gate import Gate
 from .plan import Plan, Target, load_plan
@@ -30,6 +31,7 @@ PHASES = ("preflight", "deploy", "postdeploy")
 PLAN_KEY = pytest.StashKey[Plan]()
 SESSION_KEY = pytest.StashKey["RunContext"]()
 SIGTERM_KEY = pytest.StashKey[object]()
+DEADLINE_KEY = pytest.StashKey["RunDeadline | None"]()
 SUITE_DIR = Path(__file__).resolve().parent.parent / "tests"
 
 
@@ -46,6 +48,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="run everything but the cook; show what would be uploaded and run")
     group.addoption("--check-anyway", dest="publik_check_anyway", action="store_true",
                     help="with --phase all: run the postdeploy checks even if the cook did not run")
+    group.addoption("--deadline", dest="publik_deadline", metavar="SECONDS", type=parse_seconds,
+                    help="deadline of the whole run, from its start: past it, remaining checks fail at once "
+                         "and the cook is not started (default: the environment's run.deadline, or 3600)")
     group.addoption("--break-lock", dest="publik_break_lock", action="store_true",
                     help="break the cook lock on the hobo server if it is stale (its SSH session and its cook "
                          "are gone); a live lock is never broken")
@@ -68,6 +73,9 @@ def pytest_configure(config: pytest.Config) -> None:
             config.stash[PLAN_KEY] = load_plan(name)
         except ConfigError as exc:
             raise pytest.UsageError(str(exc)) from None
+    plan = config.stash.get(PLAN_KEY, None)
+    config.stash[DEADLINE_KEY] = RunDeadline.for_run(config.getoption("publik_deadline"),
+                                                     plan.environment if plan is not None else None)
     if name:
         config.pluginmanager.register(GateRecorder(config), "publik-gate")
         _sigterm_as_interrupt(config)
@@ -146,9 +154,18 @@ def run_context(config: pytest.Config) -> RunContext:
     return config.stash[SESSION_KEY]
 
 
+def deadline_refusal(config: pytest.Config, what: str) -> str | None:
+    """Why `what` must not start: the run's deadline has passed (None while there is time left)."""
+    deadline = config.stash.get(DEADLINE_KEY, None)
+    return deadline.refusal(what) if deadline is not None else None
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
     evidence_log.start()
+    refusal = deadline_refusal(item.config, "this check")
+    if refusal:  # before any fixture: nothing of this check runs, nothing waits
+        pytest.fail(refusal, pytrace=False)
 
 
 @pytest.hookimpl(wrapper=True)

@@ -6,7 +6,7 @@ import pytest
 
 from publik_acceptance.cook import Cook
 from publik_acceptance.plan import Plan
-from publik_acceptance.pytest_plugin import RunContext
+from publik_acceptance.pytest_plugin import RunContext, deadline_refusal
 from publik_acceptance.safety import confirm_protected
 
 
@@ -21,6 +21,9 @@ def test_cook(plan: Plan, run: RunContext, pytestconfig: pytest.Config) -> None:
         refusal = confirm_protected(pytestconfig, plan, ticket, pytestconfig.getoption("publik_yes"))
         if refusal:
             pytest.fail(f"cook refused: {refusal}", pytrace=False)
+    late = deadline_refusal(pytestconfig, "the cook")  # the confirmation above may have waited long
+    if late:
+        pytest.fail(f"cook refused: {late}", pytrace=False)
     reporter = pytestconfig.pluginmanager.getplugin("terminalreporter")
     capture = pytestconfig.pluginmanager.getplugin("capturemanager")
 
