@@ -7,8 +7,10 @@ naming the file and key. Phases run in deployment order whatever the file order.
 from __future__ import annotations
 
 import itertools
+import shlex
 import signal
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,7 +19,7 @@ from . import evidence_log
 from .cook import CookResult
 from .deadline import RunDeadline, parse_seconds
 from .errors import ConfigError
-from .gate import Gate
+from .gate import DESELECTED, NOT_COLLECTED, SELECTED, Gate
 from .plan import Plan, Target, load_plan
 from .postdeploy import Outcome, PostdeployEvidence
 from .preflight import PreflightEvidence
@@ -177,14 +179,64 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
 
 
 class GateRecorder:
-    """Feeds every preflight report to the gate (registered only when an environment is given)."""
+    """Feeds every preflight report to the gate (registered only when an environment is given), and
+    tells the gate which preflight checks the Plan calls for, whatever the command line kept."""
 
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
+        self.deselected: set[str] = set()
+
+    def pytest_deselected(self, items: list[pytest.Item]) -> None:
+        self.deselected.update(item.nodeid for item in items)
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        if "preflight" not in selected_phases(self.config):
+            return
+        selected = {item.nodeid for item in session.items}
+        expected = {nodeid: SELECTED if nodeid in selected else DESELECTED if nodeid in self.deselected
+                    else NOT_COLLECTED for nodeid in preflight_node_ids(session)}
+        run_context(self.config).gate.expect(expected, _narrowing(self.config))
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if phase_of(Path(str(report.fspath))) == "preflight":
             run_context(self.config).gate.record(report)
+
+
+def preflight_node_ids(session: pytest.Session) -> set[str]:
+    """Every preflight check the Plan calls for: tests/preflight collected afresh, so that neither the
+    paths given nor -k, -m, --deselect, --lf or a plugin's filtering can shrink the set."""
+    ids: set[str] = set()
+    for path in sorted((SUITE_DIR / "preflight").rglob("test_*.py")):
+        module = pytest.Module.from_parent(session, path=path)
+        ids.update(item.nodeid for item in _items(module))
+    return ids
+
+
+def _items(node: pytest.Collector) -> Iterator[pytest.Item]:
+    for child in node.collect():
+        if isinstance(child, pytest.Item):
+            yield child
+        elif isinstance(child, pytest.Collector):
+            yield from _items(child)
+
+
+def _narrowing(config: pytest.Config) -> tuple[str, ...]:
+    """The options of this command line that can leave preflight checks out, as the operator typed them."""
+    option = config.option
+    found = [f"-k {shlex.quote(option.keyword)}"] if getattr(option, "keyword", "") else []
+    found += [f"-m {shlex.quote(option.markexpr)}"] if getattr(option, "markexpr", "") else []
+    found += [f"--deselect {shlex.quote(d)}" for d in getattr(option, "deselect", None) or ()]
+    found += [flag for flag, dest in (("--lf", "lf"), ("--sw", "stepwise")) if getattr(option, dest, False)]
+    maxfail = getattr(option, "maxfail", 0)
+    found += ["-x" if maxfail == 1 else f"--maxfail={maxfail}"] if maxfail else []
+    preflight = SUITE_DIR / "preflight"
+    base = config.invocation_params.dir
+    paths = [(base / arg.split("::")[0]).resolve() for arg in config.args]
+    if not any("::" not in arg and (p == preflight or p in preflight.parents)
+               for arg, p in zip(config.args, paths, strict=True)):
+        found.append("paths " + " ".join(shlex.quote(a) for a in config.args))
+    return tuple(found)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
