@@ -36,8 +36,11 @@ def _command(env_file: Path, tmp: Path, args: tuple[str, ...]) -> list[str]:
 
 def run_suite(env_file: Path, *args: str, tmp: Path, timeout: float = 180,
               extra_env: dict[str, str] | None = None) -> SuiteRun:
+    # Its own session: no controlling terminal, so a protected platform's confirmation never waits on
+    # the terminal of whoever runs the self-tests (test_protected_confirm.py runs one under a pty).
     result = subprocess.run(_command(env_file, tmp, args), cwd=ROOT, capture_output=True, text=True,
-                            timeout=timeout, check=False, env={**os.environ, **(extra_env or {})})
+                            timeout=timeout, check=False, env={**os.environ, **(extra_env or {})},
+                            start_new_session=True)
     return read_run(result.returncode, result.stdout + result.stderr, tmp)
 
 
