@@ -302,6 +302,7 @@ def parse_environment(root: Node, base: Path) -> Environment:
         waivers=_waivers(root.get("gate", {})),
     )
     _check_roles(root, env)
+    _check_host_key_policy(root, env)
     return env
 
 
@@ -674,6 +675,14 @@ def _waivers(node: Node) -> tuple[Waiver, ...]:
         item.mapping(allowed={"test", "reason"}, required={"test", "reason"})
         waivers.append(Waiver(item.get("test").str(), item.get("reason").str()))
     return tuple(waivers)
+
+
+def _check_host_key_policy(root: Node, env: Environment) -> None:
+    """Trust on first use is for throwaway platforms: a protected one verifies every key against known_hosts."""
+    if env.protected and env.ssh.unknown_host_keys == "accept":
+        raise root.error("accept (trust on first use) is refused on a protected platform: add the servers' "
+                         "host keys to known_hosts (ssh-keyscan, then verify the fingerprints) and use reject",
+                         "ssh.unknown_host_keys")
 
 
 def _check_roles(root: Node, env: Environment) -> None:

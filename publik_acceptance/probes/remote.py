@@ -54,14 +54,35 @@ class Endpoint:
         return f"{self.user + '@' if self.user else ''}{self.host}:{self.port}"
 
 
-class _RecordingAcceptPolicy(paramiko.MissingHostKeyPolicy):
-    """Trust on first use, only when the environment asks for it; the key is recorded for the report."""
+@dataclass(frozen=True)
+class PinnedKey:
+    """A host key trusted on first use: pinned for the rest of the run, listed in the report."""
 
-    def __init__(self, accepted: dict[str, str]) -> None:
+    host: str  # as paramiko names it in known_hosts: "127.0.0.15" or "[127.0.0.15]:2222"
+    key: paramiko.PKey
+
+    @property
+    def description(self) -> str:
+        return f"{self.key.get_name()} {self.key.fingerprint}"
+
+
+class _RecordingAcceptPolicy(paramiko.MissingHostKeyPolicy):
+    """Trust on first use, only when the environment asks for it: the first key a host offers is
+    pinned for the whole run (every later connection must offer it) and recorded for the report."""
+
+    def __init__(self, pins: dict[str, PinnedKey], accepted: dict[str, str], lock: threading.Lock) -> None:
+        self.pins = pins
         self.accepted = accepted
+        self.lock = lock
 
     def missing_host_key(self, client: paramiko.SSHClient, hostname: str, key: paramiko.PKey) -> None:
-        self.accepted[hostname] = f"{key.get_name()} {key.fingerprint}"
+        with self.lock:
+            pinned = self.pins.get(hostname)
+            if pinned is not None and pinned.key != key:
+                # Normally paramiko refuses first (_connect pre-loads the pins); this stays as the rule.
+                raise paramiko.BadHostKeyException(hostname, key, pinned.key)
+            self.pins[hostname] = pinned or PinnedKey(hostname, key)
+            self.accepted[hostname] = self.pins[hostname].description
         client.get_host_keys().add(hostname, key.get_name(), key)
 
 
@@ -78,6 +99,7 @@ class SshPool:
         self.env = env
         self.stats = SshStats()
         self.accepted_keys: dict[str, str] = {}
+        self._pins: dict[str, PinnedKey] = {}  # ssh.unknown_host_keys: accept: first key seen, per host
         self._clients: dict[Endpoint, paramiko.SSHClient] = {}
         self._locks: dict[Endpoint, threading.Lock] = {}
         self._lock = threading.Lock()
@@ -98,6 +120,17 @@ class SshPool:
     def describe(self, role: str) -> str:
         return f"{self.endpoint(role).label} (role {role})"
 
+    def accepted_host_keys(self) -> list[str]:
+        """The keys trusted on first use in this run, for the report: "hobo, wcs 127.0.0.15:22 ssh-ed25519 SHA256:…"."""
+        with self._lock:
+            pins = list(self._pins.values())
+        lines = []
+        for pin in pins:
+            roles = [r for r in sorted(self.env.servers) if _known_hosts_name(self.endpoint(r)) == pin.host]
+            host, port = _split_known_hosts_name(pin.host)
+            lines.append(f"{', '.join(roles) or '?'} {host}:{port} {pin.description}")
+        return lines
+
     def client(self, role: str) -> paramiko.SSHClient:
         endpoint = self.endpoint(role)
         with self._lock:
@@ -117,7 +150,10 @@ class SshPool:
         if Path(known_hosts).is_file():
             client.load_host_keys(str(known_hosts))
         if ssh.unknown_host_keys == "accept":
-            client.set_missing_host_key_policy(_RecordingAcceptPolicy(self.accepted_keys))
+            with self._lock:  # a reconnect must offer the key pinned by the first connection
+                for pin in self._pins.values():
+                    client.get_host_keys().add(pin.host, pin.key.get_name(), pin.key)
+            client.set_missing_host_key_policy(_RecordingAcceptPolicy(self._pins, self.accepted_keys, self._lock))
         else:
             client.set_missing_host_key_policy(paramiko.RejectPolicy())
         where = f"ssh {endpoint.label}"
@@ -130,6 +166,14 @@ class SshPool:
             )
         except paramiko.BadHostKeyException as exc:
             client.close()
+            pinned = next((p for p in self._pins.values() if p.key == exc.expected_key), None)
+            if pinned is not None:
+                raise RemoteError(
+                    f"{where}: host key CHANGED during the run: server offers {exc.key.get_name()} "
+                    f"{exc.key.fingerprint}, but {pinned.description} was accepted on first use earlier in this "
+                    "run (ssh.unknown_host_keys: accept pins it). Refused: check with the server's administrator "
+                    "(this may be an attack), then add the right key to known_hosts."
+                ) from None
             raise RemoteError(
                 f"{where}: host key CHANGED: server offers {exc.key.get_name()} {exc.key.fingerprint}, "
                 f"{known_hosts} expects {exc.expected_key.fingerprint}. Check with the server's administrator "
@@ -249,6 +293,18 @@ def _goes_inactive(transport: paramiko.Transport, within: float) -> bool:
             return False
         time.sleep(0.01)
     return True
+
+
+def _known_hosts_name(endpoint: Endpoint) -> str:
+    """How paramiko names an endpoint's host key (the known_hosts convention)."""
+    return endpoint.host if endpoint.port == 22 else f"[{endpoint.host}]:{endpoint.port}"
+
+
+def _split_known_hosts_name(name: str) -> tuple[str, int]:
+    if name.startswith("[") and "]:" in name:
+        host, port = name[1:].rsplit("]:", 1)
+        return host, int(port)
+    return name, 22
 
 
 def become(env: Environment, role: str) -> str:

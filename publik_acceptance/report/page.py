@@ -105,6 +105,15 @@ def verdict_box(verdict: RunVerdict, info: RunInfo) -> str:
         body += blocking_list(verdict.blocking)
     if verdict.cook == "failed" and verdict.cook_message:
         body += f'<p class="pa-counts">Cook: {esc(verdict.cook_message)}</p>'
+    if verdict.not_run and "preflight" in info.phases:
+        items = "".join(f"<li><code>{esc(t)}</code> {esc(r)}</li>" for t, r in verdict.not_run)
+        body += (f'<details class="pa-blocking-skipped"><summary>{len(verdict.not_run)} preflight check(s) the Plan '
+                 f'calls for did not run (they keep the gate closed)</summary><ul class="pa-blocking">{items}</ul>'
+                 "</details>")
+    if verdict.host_keys:
+        items = "".join(f"<li><code>{esc(k)}</code></li>" for k in verdict.host_keys)
+        body += ('<div class="pa-note">SSH host keys accepted on first use (ssh.unknown_host_keys: accept), '
+                 f'pinned for the run:</div><ul class="pa-blocking">{items}</ul>')
     if verdict.waived:
         items = "".join(f"<li><code>{esc(t)}</code> waived: {esc(r)}</li>" for t, r in verdict.waived)
         body += f'<div class="pa-note">Waived:</div><ul class="pa-blocking">{items}</ul>'

@@ -199,7 +199,9 @@ class ReportState:
         assert self.info is not None
         run = self.run
         self.info.finished = dt.datetime.now(dt.UTC)
-        self.verdict = build(run.gate if run else None, run.cook if run else None, self.results, self.phases)
+        host_keys = tuple(run.pool.accepted_host_keys()) if run else ()
+        self.verdict = build(run.gate if run else None, run.cook if run else None, self.results, self.phases,
+                             host_keys)
         self.rows = targets.rows(self.plan, self.results, self.outcome)
         addresses: dict[str, str] = {}
         if run is not None and "dns" in vars(run.preflight):  # already resolved: never probe again here
@@ -215,7 +217,8 @@ class ReportState:
             junit.restructure(self.paths.xml, self.plan.platform, {
                 "ticket": self.info.ticket or "", "operator": self.info.operator,
                 "commit": self.info.code_version(), "environment_sha256": self.info.environment_sha256,
-                "gate": v.gate, "cook": v.cook, "postdeploy": v.postdeploy})
+                "gate": v.gate, "cook": v.cook, "postdeploy": v.postdeploy,
+                "ssh_host_keys_accepted": "; ".join(v.host_keys)})
         records = list(self.results.records.values())  # in run order
         summary.write(self.paths.json, summary.build(self.info, v, records, self.rows, self.paths,
                                                      self.screens.as_json()))
@@ -235,6 +238,10 @@ class ReportState:
         tr.write_sep("=", "publik-acceptance report", bold=True)
         tr.write_line(f"{headline} — {v.steps(self.info.phases)}",
                       green=tone == "good", red=tone == "bad", yellow=tone == "warn", bold=True)
+        if v.not_run and "preflight" in self.info.phases:
+            tr.write_line(f"gate closed: {v.gate_detail}", red=True)
+        for line in v.host_keys:
+            tr.write_line(f"host key accepted on first use (ssh.unknown_host_keys: accept): {line}", yellow=True)
         if self.screens.reason:
             tr.write_line(self.screens.reason)
         for label, path in (("HTML ", self.paths.html), ("JUnit", self.paths.xml), ("JSON ", self.paths.json)):

@@ -22,6 +22,8 @@ class RunVerdict:
     postdeploy: str  # "passed" / "failed" / "not run"
     counts: dict[str, int]
     phase_counts: dict[str, dict[str, int]] = field(default_factory=dict)
+    not_run: tuple[tuple[str, str], ...] = ()  # (test, why) preflight checks the Plan calls for that did not run
+    host_keys: tuple[str, ...] = ()  # SSH host keys trusted on first use: "hobo 127.0.0.15:22 ssh-ed25519 SHA256:…"
 
     @property
     def ok(self) -> bool:
@@ -69,7 +71,9 @@ def postdeploy_status(results: Results) -> str:
     return "not run"
 
 
-def build(gate: Gate | None, cook: CookResult | None, results: Results, phases: tuple[str, ...]) -> RunVerdict:
+def build(gate: Gate | None, cook: CookResult | None, results: Results, phases: tuple[str, ...],
+          host_keys: tuple[str, ...] = ()) -> RunVerdict:
+    not_run: tuple[tuple[str, str], ...] = ()
     if gate is None:
         gate_state, detail, blocking, waived = "closed", "no preflight check ran", (), ()
     else:
@@ -78,6 +82,7 @@ def build(gate: Gate | None, cook: CookResult | None, results: Results, phases: 
         detail = first.split(": ", 1)[1].rstrip(":") if ": " in first else first
         blocking = tuple((e.test, e.outcome, e.reason) for e in gate.blocking)
         waived = tuple((e.test, w.reason) for e, w in gate.waived)
+        not_run = tuple((e.test, e.reason) for e in gate.not_run)
     cook_status = cook.status if cook else "not run"
     return RunVerdict(
         gate=gate_state, gate_detail=detail, blocking=blocking, waived=waived,
@@ -88,4 +93,6 @@ def build(gate: Gate | None, cook: CookResult | None, results: Results, phases: 
         postdeploy=postdeploy_status(results),
         counts=results.counts(),
         phase_counts={p: results.counts(results.of_phase(p)) for p in phases},
+        not_run=not_run,
+        host_keys=host_keys,
     )
