@@ -209,7 +209,12 @@ def preflight_node_ids(session: pytest.Session) -> set[str]:
     ids: set[str] = set()
     for path in sorted((SUITE_DIR / "preflight").rglob("test_*.py")):
         module = pytest.Module.from_parent(session, path=path)
-        ids.update(item.nodeid for item in _items(module))
+        try:
+            ids.update(item.nodeid for item in _items(module))
+        except (Exception, pytest.skip.Exception):
+            # A module that cannot be collected (or skips itself) runs none of its checks: expecting the
+            # module itself, which never reports an outcome, keeps the gate closed and names it.
+            ids.add(module.nodeid)
     return ids
 
 
