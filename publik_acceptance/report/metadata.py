@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..plan import Plan
+from ..probes.tls import trust_store
 from ..secrets import redact
 
 TOOLS = ("pytest", "publik-acceptance", "paramiko", "dnspython", "cryptography", "pytest-html")
@@ -130,6 +131,8 @@ def collect(plan: Plan, phases: tuple[str, ...], ticket: str | None, repo: Path,
         tools=tool_versions(),
         started=started,
         dry_run=dry_run,
+        # what certificates were checked against, and SSL_CERT_FILE/SSL_CERT_DIR if set (ignored)
+        extra={"Trust store": trust_store(env.tls)},
     )
 
 

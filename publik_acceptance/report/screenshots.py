@@ -6,13 +6,19 @@ Chromium reaches each page exactly as our checks did, without trusting anything 
 - TLS stays verified, except that the exact certificates our verified probe accepted (chain and
   hostname checked against the environment's CA bundle) are pinned by SPKI hash
   (`--ignore-certificate-errors-spki-list`), since Chromium does not know a private CA;
-- a fresh profile per shot, no background networking, no QUIC, a timeout.
+- a fresh profile per shot, no background networking, no QUIC, a timeout;
+- Chromium's own sandbox stays on: it refuses to start as root with it, so as root it runs as the
+  unprivileged user `nobody` (setpriv), and without a way to do so there are no screenshots, said so;
+- its environment is PATH, HOME (the shot's temporary directory) and LANG only: no PUBLIK_* secret,
+  no proxy or other variable of the operator's reaches a browser that renders the platform's pages.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import os
+import pwd
 import shutil
 import subprocess
 import tempfile
@@ -33,6 +39,8 @@ KINDS = ("combo", "authentic")  # the portals and the login page: what users wil
 WINDOW = (960, 640)  # a small laptop page: text stays legible when shown 360 px wide
 TIMEOUT = 45.0
 MAX_SHOTS = 12  # a platform with many instances: enough to judge, not megabytes of images
+UNPRIVILEGED = "nobody"
+SAFE_PATH = "/usr/local/bin:/usr/bin:/bin"
 
 
 @dataclass(frozen=True)
@@ -67,6 +75,40 @@ class Screenshots:
 
     def as_json(self) -> list[dict[str, object]]:
         return [s.as_json() for s in self.shots]
+
+
+@dataclass(frozen=True)
+class Launch:
+    """How Chromium is started: `prefix` before its command, `owner` (uid, gid) of its directory."""
+
+    prefix: tuple[str, ...] = ()
+    owner: tuple[int, int] | None = None
+
+
+def launcher() -> Launch | str:
+    """As ourselves, or as root through setpriv as `nobody`; a string says why neither is possible.
+
+    Chromium will not start as root with its sandbox on, and turning the sandbox off (--no-sandbox)
+    would leave a browser rendering the platform's pages with root's rights."""
+    if os.geteuid() != 0:
+        return Launch()
+    setpriv = shutil.which("setpriv", path=SAFE_PATH)
+    try:
+        user = pwd.getpwnam(UNPRIVILEGED)
+    except KeyError:
+        user = None
+    if setpriv is None or user is None:
+        missing = " and ".join(n for n, found in (("setpriv", setpriv), (f"the user {UNPRIVILEGED}", user))
+                               if not found)
+        return (f"no screenshots: running as root, and Chromium's sandbox (never turned off) needs an "
+                f"unprivileged user; {missing} not found to start it as {UNPRIVILEGED}")
+    prefix = (setpriv, f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}", "--clear-groups", "--")
+    return Launch(prefix, (user.pw_uid, user.pw_gid))
+
+
+def environment(home: Path) -> dict[str, str]:
+    """Chromium's whole environment: nothing inherited (no PUBLIK_* secret, no proxy variable)."""
+    return {"PATH": SAFE_PATH, "HOME": str(home), "LANG": "C.UTF-8"}
 
 
 def find_chromium() -> str | None:
@@ -105,7 +147,7 @@ def resolver_rules(addresses: dict[str, str]) -> str:
 
 
 def command(binary: str, url: str, output: Path, profile: Path, rules: str, pins: list[str]) -> list[str]:
-    args = [binary, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    args = [binary, "--headless", "--disable-gpu", "--disable-quic", "--no-first-run",
             "--disable-background-networking", "--disable-component-update", "--disable-sync",
             "--disable-default-apps", "--disable-extensions", "--hide-scrollbars", "--mute-audio",
             f"--user-data-dir={profile}", f"--host-resolver-rules={rules}",
@@ -115,14 +157,19 @@ def command(binary: str, url: str, output: Path, profile: Path, rules: str, pins
     return [*args, url]
 
 
-def _shoot(binary: str, target: Target, address: str, port: int, rules: str, pins: list[str]) -> Shot:
+def _shoot(binary: str, target: Target, address: str, port: int, rules: str, pins: list[str],
+           launch: Launch | None = None) -> Shot:
     url = f"https://{target.hostname}{'' if port == 443 else f':{port}'}/"
     started = time.monotonic()
+    launch = launch or Launch()
     with tempfile.TemporaryDirectory(prefix="publik-acceptance-chromium-") as tmp:
+        if launch.owner is not None:
+            os.chown(tmp, *launch.owner)  # Chromium's home, profile and screenshot: its own
         output = Path(tmp) / "shot.png"
-        args = command(binary, url, output, Path(tmp) / "profile", rules, pins)
+        args = [*launch.prefix, *command(binary, url, output, Path(tmp) / "profile", rules, pins)]
         try:
-            done = subprocess.run(args, capture_output=True, text=True, timeout=TIMEOUT, check=False, cwd=tmp)
+            done = subprocess.run(args, capture_output=True, text=True, timeout=TIMEOUT, check=False, cwd=tmp,
+                                  env=environment(Path(tmp)))
         except subprocess.TimeoutExpired:
             return Shot(target.id, target.hostname, address, url, None, f"Chromium timed out after {TIMEOUT:g} s",
                         time.monotonic() - started)
@@ -146,6 +193,9 @@ def take(plan: Plan, addresses: dict[str, str], wanted: bool | None, postdeploy_
                                           "(apt install chromium to get them)")
     if not postdeploy_ran:
         return Screenshots("not run", "no screenshots: the postdeploy phase did not run")
+    launch = launcher()
+    if isinstance(launch, str):
+        return Screenshots("unavailable", launch)
     candidates = [t for t in plan.targets if t.kind in KINDS and t.hostname in addresses]
     if not candidates:
         return Screenshots("not run", "no screenshots: no portal or login page with a DNS answer")
@@ -157,13 +207,14 @@ def take(plan: Plan, addresses: dict[str, str], wanted: bool | None, postdeploy_
     trusted = [p.spki_sha256 for p in pins if p.spki_sha256]
     rules = resolver_rules(addresses)
     with ThreadPoolExecutor(max_workers=4) as pool:
-        shots = list(pool.map(lambda t: _shoot(binary, t, addresses[t.hostname], env.http.port, rules, trusted),
-                              targets))
+        shots = list(pool.map(lambda t: _shoot(binary, t, addresses[t.hostname], env.http.port, rules, trusted,
+                                               launch), targets))
     refused = {p.hostname: p.error for p in pins if p.error}
     shots = [s if s.hostname not in refused else
              Shot(s.target, s.hostname, s.address, s.url, s.png,
                   f"certificate not pinned ({refused[s.hostname]}): Chromium shows its own error page", s.elapsed)
              for s in shots]
     taken = sum(1 for s in shots if s.png)
-    return Screenshots("taken", f"{taken} of {len(shots)} page(s) captured with {Path(binary).name}{capped}",
-                       tuple(shots))
+    who = f" as {UNPRIVILEGED}" if launch.owner else ""
+    return Screenshots("taken", f"{taken} of {len(shots)} page(s) captured with {Path(binary).name}{who}, its "
+                                f"sandbox on{capped}", tuple(shots))

@@ -7,6 +7,7 @@ not change what we trust.
 
 from __future__ import annotations
 
+import datetime as dt
 import socket
 import ssl
 import threading
@@ -19,7 +20,9 @@ import pytest
 import trustme
 
 from publik_acceptance.environment import TlsSettings
+from publik_acceptance.plan import load_plan
 from publik_acceptance.probes import http, tls
+from publik_acceptance.report import metadata
 
 ADDRESS = "127.0.0.61"  # outside the sandbox's 127.0.0.10-19
 HOST = "trickle.test"
@@ -183,3 +186,14 @@ def test_the_ca_bundle_is_trusted(ca: trustme.CA, ca_file: Path) -> None:
         exchange = probe(port, ca_file, timeout=10.0)
     assert exchange.tls is not None and exchange.tls.verified and exchange.body == "ok"
     assert tls.trust_store(TlsSettings(ca_bundle=ca_file)).startswith(f"CA bundle {ca_file}")
+
+
+def test_the_report_names_the_trust_store_and_the_ignored_variables(ca_file: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SSL_CERT_FILE", str(ca_file))
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+    plan = load_plan(Path(__file__).resolve().parent.parent / "corpus" / "valid" / "environment.yml")
+    info = metadata.collect(plan, ("preflight",), None, Path(__file__).parent, dt.datetime.now(dt.UTC))
+    rows = dict(info.rows())
+    assert rows["Trust store"].startswith("system store ")
+    assert rows["Trust store"].endswith(f"; ignored: SSL_CERT_FILE={ca_file}")
