@@ -153,15 +153,18 @@ class PreflightEvidence:
         wcs = {t.database for t in self.plan.targets if t.per_tenant_database}
         createdb = None
         roles = set()
+        site = None
         for target in self.plan.targets:
             if target.kind == "wcs":
                 skeleton = self.skeleton(target, servers)
                 if skeleton.report and skeleton.report.createdb_params:
                     createdb = skeleton.report.createdb_params
                     roles.add(str(createdb.get("user", "")))
+                    # Tried where w.c.s. uses it: as its service user on its server (issue 13, point 7).
+                    site = postgres.LoginSite(target.server, target.owner)
                     break
         return postgres.gather(self.env, self.pool if self.env.database.direct is None else None,
-                               django, wcs, roles, createdb)
+                               django, wcs, roles, createdb, login_site=site)
 
     def existing(self, target: Target) -> list[str]:
         """What already exists of this target (tenant dir, schema, database): empty before a cook."""

@@ -33,16 +33,28 @@ def test_createdb_role(plan: Plan, preflight: PreflightEvidence) -> None:
     facts = preflight.database
     login = facts.login
     assert login is not None
+    where = f"{skeleton.path} on {preflight.pool.describe(skeleton.role)}"
     verdict = Verdict("createdb role", f"{login.user}@{login.host}:{login.port}/{login.database} "
-                                       f"(createdb-connection-params of {skeleton.path})")
+                                       f"(createdb-connection-params of {where})")
+    if login.refused:
+        # The skeleton is a file the w.c.s. user owns: a control character there is damage or an attack.
+        verdict.expect(False, "createdb-connection-params safe to use (no control character; host a host name, "
+                       "an IP address or a socket directory)", f"{where}: {login.refused}; nothing was run with it",
+                       f"fix that key in config.json of {skeleton.path} (re-render it: `inv render`, then cook "
+                       "uploads it) and find out who wrote it")
+        verdict.conclude()
+    if login.via:
+        verdict.note(f"login tried with {login.via}")
     verdict.expect(facts.error is None, "the database catalogue", facts.error or "",
                    "check database.server / database.psql (or database.direct) and that PostgreSQL runs")
     role = facts.roles.get(login.user)
     verdict.attach("database", f"createdb role {login.user}", {"source": facts.source, "login": login, "role": role})
     if role:
         verdict.note(f"role {role.name}: login={role.can_login} createdb={role.createdb} superuser={role.superuser}")
-    verdict.expect(login.ok, "the skeleton's credentials log in", login.error or "login failed",
-                   f"fix the password or pg_hba.conf for {login.user}, or the skeleton's config.json")
+    verdict.expect(login.ok, f"the skeleton's credentials log in ({login.via or 'from here'})",
+                   login.error or "login failed",
+                   f"fix the password or pg_hba.conf for {login.user} (connections from the w.c.s. server "
+                   f"{skeleton.role}), or the skeleton's config.json")
     if login.ok:
         verdict.expect(login.can_create_database, "CREATEDB (or superuser) on the role",
                        f"{login.user} cannot create databases",
