@@ -21,6 +21,8 @@ from ..environment import Environment, SshServer
 from ..secrets import redact
 
 _CHUNK = 65536
+MAX_KEPT = 8 * 1024 * 1024  # bytes kept per stream of a command: facts and logs are far smaller
+MAX_LINE = 64 * 1024  # bytes of one line handed to on_line (the cook's live log)
 
 
 class RemoteError(Exception):
@@ -244,20 +246,63 @@ class SshPool:
             self._clients.clear()
 
 
+class _Stream:
+    """One output stream of a command: its first MAX_KEPT bytes kept, the rest only counted (a server
+    printing 400 MB once filled our memory); lines for `on_line`, each cut at MAX_LINE."""
+
+    def __init__(self, name: str, on_line: Callable[[str, str], None] | None) -> None:
+        self.name = name
+        self.on_line = on_line
+        self.kept = bytearray()
+        self.total = 0
+        self.line = bytearray()  # the line being received, at most MAX_LINE bytes of it
+        self.line_cut = False
+
+    def add(self, data: bytes) -> None:
+        self.total += len(data)
+        room = MAX_KEPT - len(self.kept)
+        if room > 0:
+            self.kept += data[:room]
+        if self.on_line is None:
+            return
+        *complete, last = data.split(b"\n")
+        for piece in complete:
+            self._extend(piece)
+            self._emit()
+        self._extend(last)
+
+    def _extend(self, piece: bytes) -> None:
+        room = MAX_LINE - len(self.line)
+        if len(piece) > room:
+            self.line_cut = True
+        if room > 0:
+            self.line += piece[:room]
+
+    def _emit(self) -> None:
+        assert self.on_line is not None
+        text = self.line.decode("utf-8", "replace")
+        self.on_line(self.name, text + (f" [line cut at {MAX_LINE // 1024} KiB]" if self.line_cut else ""))
+        self.line.clear()
+        self.line_cut = False
+
+    def finish(self) -> str:
+        if self.on_line is not None and (self.line or self.line_cut):
+            self._emit()
+        text = self.kept.decode("utf-8", "replace")
+        if self.total > len(self.kept):
+            separator = "" if text.endswith("\n") else "\n"
+            text += (f"{separator}[publik-acceptance: {self.name} cut: kept the first {MAX_KEPT // 2**20} MiB "
+                     f"of {self.total} bytes]\n")
+        return text
+
+
 def _drain(channel: paramiko.Channel, transport: paramiko.Transport, deadline: float,
            on_line: Callable[[str, str], None] | None) -> tuple[str, str]:
-    """Read both streams until the command exits, the deadline passes or the connection drops."""
-    out, err = bytearray(), bytearray()
-    pending = {"stdout": b"", "stderr": b""}
+    """Read both streams until the command exits, the deadline passes or the connection drops.
 
-    def feed(name: str, data: bytes) -> None:
-        if on_line is None:
-            return
-        pending[name] += data
-        *lines, pending[name] = pending[name].split(b"\n")
-        for line in lines:
-            on_line(name, line.decode("utf-8", "replace"))
-
+    Everything is read (so the command is never blocked on a full pipe), but only the first
+    MAX_KEPT bytes of each stream are kept; a cut stream ends with a line saying so."""
+    out, err = _Stream("stdout", on_line), _Stream("stderr", on_line)
     while time.monotonic() < deadline:
         # Look at the end first, read second: whatever arrived before EOF is buffered by then, so
         # nothing that comes between the two looks is lost. (sshd may also send the exit status
@@ -265,14 +310,10 @@ def _drain(channel: paramiko.Channel, transport: paramiko.Transport, deadline: f
         finished = channel.exit_status_ready() and (channel.eof_received or channel.closed)
         progressed = False
         while channel.recv_ready():
-            data = channel.recv(_CHUNK)
-            out += data
-            feed("stdout", data)
+            out.add(channel.recv(_CHUNK))
             progressed = True
         while channel.recv_stderr_ready():
-            data = channel.recv_stderr(_CHUNK)
-            err += data
-            feed("stderr", data)
+            err.add(channel.recv_stderr(_CHUNK))
             progressed = True
         if finished:
             break
@@ -280,10 +321,7 @@ def _drain(channel: paramiko.Channel, transport: paramiko.Transport, deadline: f
             raise ConnectionAbortedError("the SSH connection closed")
         if not progressed:
             channel.status_event.wait(0.005)
-    for name, rest in pending.items():
-        if rest and on_line is not None:
-            on_line(name, rest.decode("utf-8", "replace"))
-    return out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
+    return out.finish(), err.finish()
 
 
 def _goes_inactive(transport: paramiko.Transport, within: float) -> bool:
