@@ -197,3 +197,31 @@ def test_the_report_names_the_trust_store_and_the_ignored_variables(ca_file: Pat
     rows = dict(info.rows())
     assert rows["Trust store"].startswith("system store ")
     assert rows["Trust store"].endswith(f"; ignored: SSL_CERT_FILE={ca_file}")
+
+
+def keep_alive(requests: int, trickle_last: bool = False) -> Handler:
+    """Answer `requests` requests on one connection; the last one a byte every 0.2 s if asked."""
+
+    def handler(conn: ssl.SSLSocket, stop: threading.Event) -> None:
+        for index in range(requests):
+            if index:
+                _read_request(conn)
+            answer_bytes = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+            if trickle_last and index == requests - 1:
+                trickle(b"", answer_bytes)(conn, stop)
+            else:
+                conn.sendall(answer_bytes)
+
+    return handler
+
+
+def test_a_kept_alive_connection_is_reused_and_bounded_too(ca: trustme.CA, ca_file: Path) -> None:
+    context = tls.verifying_context(TlsSettings(ca_bundle=ca_file))
+    connections = http.Connections()
+    with tls_server(ca, keep_alive(3, trickle_last=True)) as port:
+        hops = [http.get(f"https://{HOST}/{i}", ADDRESS, port, context, 1.0, connections) for i in range(3)]
+    connections.close()
+    assert [h.body for h in hops[:2]] == ["ok", "ok"] and connections.reused == 1
+    # the third request, on the kept connection, trickles: cut at its own deadline, not retried afresh
+    assert connections.opened == 1
+    assert hops[2].error_kind == "timeout" and hops[2].elapsed < 3.0, hops[2].summary()
