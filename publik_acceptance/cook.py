@@ -322,7 +322,7 @@ class Cook:
         self.sink(stamped)
 
     def run(self) -> CookResult:
-        """The cook; on Ctrl-C or SIGTERM (KeyboardInterrupt) it cleans up, then re-raises."""
+        """The cook; on Ctrl-C or SIGTERM (KeyboardInterrupt) it cleans up, records why, then re-raises."""
         result = self.result
         result.status = "dry-run" if self.dry_run else "failed"
         started = time.monotonic()
@@ -337,26 +337,27 @@ class Cook:
                     self._cook_instance(instance.name, token, result)
                     if result.status == "failed":
                         break
-            except KeyboardInterrupt as exc:
-                self._interrupted(result, exc)
-                raise
             finally:
                 self._release(token, result)
+        except KeyboardInterrupt as exc:
+            result.status = "interrupted"
+            self._conclude(result, f"interrupted by {str(exc) or 'Ctrl-C (SIGINT)'} during the cook; nothing more "
+                                   "was cooked", error=True)
+            raise
         except (RemoteError, CookRefused) as exc:
             result.status = "failed" if result.status != "not run" else result.status
-            result.message = redact(str(exc))
+            self._conclude(result, redact(str(exc)), error=True)
+        else:
             if self._unsettled:
-                result.message += f" — {self._unsettled_note(self._token)}"
-            self._say(result, f"ERROR: {result.message}")
+                self._conclude(result, result.message, error=False)
         finally:
             result.duration = time.monotonic() - started
         return result
 
-    def _interrupted(self, result: CookResult, exc: KeyboardInterrupt) -> None:
-        why = str(exc) or "Ctrl-C (SIGINT)"
-        result.status = "interrupted"
-        result.message = f"interrupted by {why} during the cook; nothing more was cooked"
-        self._say(result, f"ERROR: {result.message}")
+    def _conclude(self, result: CookResult, message: str, error: bool) -> None:
+        """The result's message, with the to-do when the lock had to stay on the hobo server."""
+        result.message = message + (f" — {self._unsettled_note(self._token)}" if self._unsettled else "")
+        self._say(result, f"{'ERROR' if error else 'WARNING'}: {result.message}")
 
     def _root(self, role: str = "hobo") -> str:
         return "" if self.env.servers[role].user == "root" else "sudo -n "
@@ -430,9 +431,7 @@ class Cook:
     def _release(self, token: str, result: CookResult) -> None:
         lock = self.env.cook.lock_file
         if self._unsettled:
-            self._say(result, f"WARNING: the lock {lock} stays on the hobo server: {self._unsettled_note(token)}")
-            if self._unsettled_note(token) not in result.message:
-                result.message = (result.message + " — " if result.message else "") + self._unsettled_note(token)
+            self._say(result, f"WARNING: the lock {lock} stays on the hobo server: {self._unsettled}")
             return
         try:
             done = self._remote(self._script(self._root(), _LOCK_RELEASE, lock, token))
