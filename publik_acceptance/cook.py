@@ -492,7 +492,8 @@ class Cook:
     def _recipe_dir(self, instance: str, token: str) -> str:
         upload_dir = self.env.cook.upload_dir.rstrip("/") or "/"
         as_cook = self._as(self.env.cook.user)
-        made = self._remote(self._script(as_cook, _RECIPE_DIR, upload_dir, f"{MARKER}{token}-{instance}"))
+        label = re.sub(r"[^A-Za-z0-9_-]", "_", instance)[:40]  # a readable name, never a path or a pattern
+        made = self._remote(self._script(as_cook, _RECIPE_DIR, upload_dir, f"{MARKER}{token}-{label}"))
         path = made.stdout.strip()
         expected = f"{upload_dir.rstrip('/')}/{MARKER}{token}-"
         if made.exit_status != 0 or not path.startswith(expected) or "\n" in path or ".." in path:
