@@ -157,8 +157,9 @@ def check_login_params(createdb: dict[str, Any]) -> tuple[dict[str, str], str | 
             return params, problem
         if value is not None:
             params[key] = value
-    if len(params.get("user", "").encode()) > MAX_IDENTIFIER or len(params.get("database", "").encode()) > 63:
-        return params, f"{SKELETON_KEY}: user or database longer than {MAX_IDENTIFIER} bytes"
+    for key in ("user", "database"):
+        if len(params.get(key, "").encode()) > MAX_IDENTIFIER:
+            return params, f"{SKELETON_KEY}.{key} is longer than {MAX_IDENTIFIER} bytes (PostgreSQL's limit)"
     if "host" in params and not valid_host(params["host"]):
         return params, (f"{SKELETON_KEY}.host {shown(params['host'], 40)!r} is not a host name, an IP address "
                         "or a socket directory")

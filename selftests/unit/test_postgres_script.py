@@ -66,6 +66,7 @@ def test_port_and_types() -> None:
     for port in ("5432\nx", "0", "70000", "5432; x", True, 1.5):
         assert f"{SKELETON_KEY}.port" in (check_login_params({"user": "wcs", "port": port})[1] or ""), port
     assert "not a string" in (check_login_params({"user": ["wcs"]})[1] or "")
+    assert f"{SKELETON_KEY}.database is longer" in (check_login_params({"user": "w", "database": "d" * 64})[1] or "")
 
 
 def test_the_login_command_carries_values_only_as_quoted_environment_assignments() -> None:
