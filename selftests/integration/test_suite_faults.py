@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from .conftest import Rig
+from .locks import leftovers, lock_path, plant_lock, start_time
 from .suite_runner import SuiteRun, finish_suite, run_suite, start_suite, variant
 
 F1, F2 = "127.0.0.11", "127.0.0.12"
@@ -117,15 +118,14 @@ def test_healthy_flow_is_green_and_cooks_once(rig: Rig, tmp_path: Path) -> None:
     (only,) = invocations
     assert only["user"] == "hobo"
     assert any(arg.endswith(".json") and "/upload/" in arg for arg in only["argv"]), only
-    leftovers = list(rig.paths.state.glob("upload/*.json"))
-    assert leftovers == [], "the uploaded recipe (with the password) was left on the server"
+    assert leftovers(rig) == [], "the uploaded recipe (with the password) was left on the server"
     secret_file = rig.paths.state / "secrets" / "superuser_password"
     password = secret_file.read_text().strip()
     assert password not in run.output
     holders = [p for p in rig.paths.state.rglob("*")
                if p.is_file() and p != secret_file and password.encode() in p.read_bytes()]
     assert holders == [], f"the superuser password was written to {holders}"
-    assert not (rig.paths.state / "run" / "cook.lock").exists()
+    assert not lock_path(rig).exists()
 
 
 @pytest.mark.parametrize("fault", sorted(PREFLIGHT))
@@ -155,8 +155,8 @@ def test_cook_failure_is_reported_and_releases_the_lock(rig: Rig, tmp_path: Path
     assert set(run.failed) == {"test_cook"}, run.describe()
     assert "exited 1" in run.failed["test_cook"] and "cook log" in run.failed["test_cook"]
     assert all("not run: the cook failed" in reason for name, reason in run.skipped.items()), run.skipped
-    assert not (rig.paths.state / "run" / "cook.lock").exists()
-    assert list(rig.paths.state.glob("upload/*.json")) == []
+    assert not lock_path(rig).exists()
+    assert leftovers(rig) == []
 
 
 def test_cook_timeout_is_enforced(rig: Rig, tmp_path: Path) -> None:
@@ -165,19 +165,25 @@ def test_cook_timeout_is_enforced(rig: Rig, tmp_path: Path) -> None:
     run = run_suite(env, "--phase", "all", tmp=tmp_path)
     assert set(run.failed) == {"test_cook"}, run.describe()
     assert "timed out after 2 s" in run.failed["test_cook"]
-    assert not (rig.paths.state / "run" / "cook.lock").exists()
-    assert list(rig.paths.state.glob("upload/*.json")) == []
+    assert not lock_path(rig).exists()
+    assert leftovers(rig) == []
 
 
 def test_a_second_cook_is_refused_by_the_lock(rig: Rig, tmp_path: Path) -> None:
     rig.up()
-    lock = rig.paths.state / "run" / "cook.lock"
-    lock.write_text("platform=sandbox ticket=CHG-1 operator=someone@elsewhere started=now token=theirs\n")
-    run = run_suite(rig.sandbox.env_file, "--phase", "all", tmp=tmp_path)
+    session = subprocess.Popen(["sleep", "300"])  # the other run's SSH session, still open
+    try:
+        lock = plant_lock(rig, session_pid=session.pid, session_start=start_time(session.pid))
+        holder = (lock / "holder").read_text()
+        run = run_suite(rig.sandbox.env_file, "--phase", "all", "--break-lock", tmp=tmp_path)
+    finally:
+        session.kill()
+        session.wait()
     assert set(run.failed) == {"test_cook"}, run.describe()
     assert "another cook holds the lock" in run.failed["test_cook"]
-    assert "someone@elsewhere" in run.failed["test_cook"]
-    assert lock.read_text().startswith("platform=sandbox ticket=CHG-1"), "the other run's lock was touched"
+    assert "someone@elsewhere" in run.failed["test_cook"] and "CHG-1" in run.failed["test_cook"]
+    assert "is still open" in run.failed["test_cook"], "a live lock must never be broken, even with --break-lock"
+    assert (lock / "holder").read_text() == holder, "the other run's lock was touched"
     assert rig.sandbox.cook_invocations() == []
 
 
@@ -258,7 +264,7 @@ def _wait_for(predicate, timeout: float) -> bool:
 def test_a_concurrent_cook_is_refused_by_the_lock(rig: Rig, tmp_path: Path) -> None:
     rig.up("cook-hangs")
     env = variant(rig.sandbox.env_file, tmp_path, cook={"timeout": 6})
-    lock = rig.paths.state / "run" / "cook.lock"
+    lock = lock_path(rig)
     (tmp_path / "first").mkdir()
     (tmp_path / "second").mkdir()
     first = start_suite(env, "--phase", "all", tmp=tmp_path / "first")
@@ -279,7 +285,7 @@ def test_a_concurrent_cook_is_refused_by_the_lock(rig: Rig, tmp_path: Path) -> N
 def test_ssh_drop_during_the_cook_is_reported_and_releases_the_lock(rig: Rig, tmp_path: Path) -> None:
     rig.up("cook-hangs")
     env = variant(rig.sandbox.env_file, tmp_path, cook={"timeout": 30})
-    lock = rig.paths.state / "run" / "cook.lock"
+    lock = lock_path(rig)
     run = start_suite(env, "--phase", "all", tmp=tmp_path)
     try:
         assert _wait_for(lambda: len(rig.sandbox.cook_invocations()) == 1, 30), "the cook did not start"
@@ -291,7 +297,7 @@ def test_ssh_drop_during_the_cook_is_reported_and_releases_the_lock(rig: Rig, tm
     message = result.failed["test_cook"]
     assert "connection dropped" in message and "cook log" in message, message
     assert not lock.exists(), "the lock was not released after the connection dropped"
-    assert list(rig.paths.state.glob("upload/*.json")) == [], "the recipe was left on the server"
+    assert leftovers(rig) == [], "the recipe was left on the server"
 
 
 def test_a_waived_check_does_not_close_the_gate(rig: Rig, tmp_path: Path) -> None:
