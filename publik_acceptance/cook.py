@@ -311,6 +311,8 @@ class Cook:
     _unsettled: str | None = None
     _offline: bool = False  # the connection dropped and the one reconnection failed
     _token: str = "?"  # our lock token: the marker of every process and directory of this cook
+    _settled: bool = False  # checked that no process of the cook is left
+    _released: bool = False
 
     @property
     def env(self) -> Environment:
@@ -342,17 +344,24 @@ class Cook:
         except KeyboardInterrupt as exc:
             result.status = "interrupted"
             self._conclude(result, f"interrupted by {str(exc) or 'Ctrl-C (SIGINT)'} during the cook; nothing more "
-                                   "was cooked", error=True)
+                                   f"was cooked{self._aftermath()}", error=True)
             raise
         except (RemoteError, CookRefused) as exc:
             result.status = "failed" if result.status != "not run" else result.status
-            self._conclude(result, redact(str(exc)), error=True)
+            self._conclude(result, redact(str(exc)) + (self._aftermath() if self._settled else ""), error=True)
         else:
             if self._unsettled:
                 self._conclude(result, result.message, error=False)
         finally:
             result.duration = time.monotonic() - started
         return result
+
+    def _aftermath(self) -> str:
+        """What became of the remote side after an interrupt or a drop, as far as we checked it."""
+        if self._unsettled or not self._settled:
+            return ""
+        return (" — checked on the hobo server: no process of the cook is left, the recipe is removed"
+                + (", the lock released" if self._released else ""))
 
     def _conclude(self, result: CookResult, message: str, error: bool) -> None:
         """The result's message, with the to-do when the lock had to stay on the hobo server."""
@@ -440,6 +449,7 @@ class Cook:
                               "with --break-lock")
             return
         if "RELEASED" in done.stdout or "GONE" in done.stdout:
+            self._released = True
             self._say(result, "lock released")
         else:
             self._say(result, f"WARNING: the lock {lock} is no longer ours (token {token}): left as it is")
@@ -528,6 +538,7 @@ class Cook:
     def _run(self, instance: str, directory: str, path: str, token: str, result: CookResult) -> None:
         cook = self.env.cook
         command = cook.command.format(recipe=shlex.quote(path))
+        self._settled = False
         self._say(result, f"$ {command}")
         started = time.monotonic()
 
@@ -572,6 +583,7 @@ class Cook:
             self._unsettled = f"could not check that the cook has ended ({exc})"
             return
         if "ENDED" in done.stdout:
+            self._settled = True
             self._say(result, "no process of the cook is left on the hobo server")
         else:
             self._unsettled = "a process of the cook still runs on the hobo server after TERM and KILL"
