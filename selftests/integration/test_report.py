@@ -235,9 +235,15 @@ def test_a_closed_gate_shows_in_the_verdict_with_its_failing_checks(rig: Rig, tm
     assert "gate closed" in run.console
 
 
+# Redaction now masks every spelling it knows before the files are scanned, so the scan is the last line
+# for what redaction misses: the plugin disables the file fix-up (a redaction bug, not what is tested here)
+# and smuggles the secret, base64-encoded, into the HTML.
 LEAKY_PLUGIN = '''
 import base64
+from publik_acceptance.report import redaction
 from publik_acceptance.secrets import REGISTRY
+
+redaction.redact_file = lambda path: None
 
 def pytest_html_results_summary(prefix, summary, postfix, session):
     value = max(REGISTRY.values(), key=len)
