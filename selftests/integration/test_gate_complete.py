@@ -2,7 +2,8 @@
 
 Each case runs the real suite against the sandbox with `--phase deploy` (which brings the preflight)
 and a narrowing option, and checks that the cook never ran (the sandbox's stand-in logs every cook)
-and that the verdict (the cook's skip, the JSON summary) says which checks did not run and why.
+and that the verdict (the cook's failure, the JSON summary) says which checks did not run and why: a
+narrowed deploy run that cooked nothing must not end green.
 """
 
 from __future__ import annotations
@@ -31,8 +32,8 @@ def _summary(tmp: Path) -> dict:
 
 def _assert_not_cooked(rig: Rig, run: SuiteRun, tmp: Path, why: str) -> dict:
     assert rig.sandbox.cook_invocations() == [], "a narrowed preflight opened the gate and the cook ran\n" + run.output
-    assert "test_cook" in run.skipped, run.describe() + run.output[-3000:]
-    reason = run.skipped["test_cook"]
+    assert "test_cook" in run.failed and run.exit_code == 1, run.describe() + run.output[-3000:]
+    reason = run.failed["test_cook"]
     assert "gate closed" in reason and "did not run" in reason and why in reason, reason
     assert "run the full preflight to open the gate" in reason, reason
     summary = _summary(tmp)
@@ -47,7 +48,7 @@ def test_a_narrowed_preflight_never_opens_the_gate(rig: Rig, tmp_path: Path, cas
     args, why = NARROWED[case]
     rig.up()
     run = run_suite(rig.sandbox.env_file, "--phase", "deploy", *args, tmp=tmp_path)
-    assert not run.failed, run.describe() + run.output[-3000:]
+    assert set(run.failed) == {"test_cook"}, run.describe() + run.output[-3000:]
     summary = _assert_not_cooked(rig, run, tmp_path, why)
     reasons = {entry["reason"] for entry in summary["gate_not_run"]}
     assert reasons == ({"not collected"} if case in ("paths", "node id") else {"deselected"}), reasons

@@ -12,6 +12,10 @@ from publik_acceptance.safety import confirm_protected
 
 def test_cook(plan: Plan, run: RunContext, pytestconfig: pytest.Config) -> None:
     gate = run.gate
+    if not gate.open and gate.not_run and not gate.blocking:
+        # Nothing failed, but the command line left checks out: a deploy run that cooked nothing must not
+        # end green (a pipeline would take it for a deployment).
+        pytest.fail(f"not run: {gate.summary()}", pytrace=False)
     if not gate.open:
         pytest.skip(f"not run: {gate.summary()}")
     env = plan.environment
