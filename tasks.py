@@ -8,10 +8,10 @@ from pathlib import Path
 
 from invoke import Collection, Context, Exit, task
 
-from publik_acceptance.errors import ConfigError
+from publik_acceptance.config.errors import ConfigError
+from publik_acceptance.deploy.render import render_platform
 from publik_acceptance.plan import Plan, load_plan
-from publik_acceptance.render import render_platform
-from publik_acceptance.table import format_table
+from publik_acceptance.report.table import format_table
 
 ROOT = Path(__file__).resolve().parent
 
@@ -98,7 +98,7 @@ def deploy(c: Context, env: str, ticket: str = "", yes: bool = False, dry_run: b
 
 ns = Collection(plan, render, preflight, cook, postdeploy, deploy)
 try:
-    from publik_acceptance.sandbox.tasks import ns as sandbox_ns
+    from publik_sandbox.tasks import ns as sandbox_ns
 except ImportError:  # the sandbox package is optional for users who only target real platforms
     pass
 else:

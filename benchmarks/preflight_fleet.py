@@ -49,17 +49,17 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from publik_acceptance.cook import Cook  # noqa: E402
+from publik_acceptance.deploy.cook import Cook  # noqa: E402
+from publik_acceptance.evidence.preflight import PreflightEvidence  # noqa: E402
+from publik_acceptance.evidence.prober import Prober  # noqa: E402
+from publik_acceptance.evidence.probes import dns as dns_probe  # noqa: E402
+from publik_acceptance.evidence.probes import http as http_probe  # noqa: E402
+from publik_acceptance.evidence.probes.remote import SshPool  # noqa: E402
+from publik_acceptance.evidence.probes.tls import verifying_context  # noqa: E402
+from publik_acceptance.judge.postdeploy import PostdeployEvidence  # noqa: E402
 from publik_acceptance.plan import Plan, Target, load_plan  # noqa: E402
-from publik_acceptance.postdeploy import PostdeployEvidence  # noqa: E402
-from publik_acceptance.preflight import PreflightEvidence  # noqa: E402
-from publik_acceptance.probes import dns as dns_probe  # noqa: E402
-from publik_acceptance.probes import http as http_probe  # noqa: E402
-from publik_acceptance.probes.remote import SshPool  # noqa: E402
-from publik_acceptance.probes.tls import verifying_context  # noqa: E402
-from publik_acceptance.probing import Prober  # noqa: E402
-from publik_acceptance.sandbox import Network, Sandbox  # noqa: E402
-from publik_acceptance.sandbox.procs import port_in_use  # noqa: E402
+from publik_sandbox import Network, Sandbox  # noqa: E402
+from publik_sandbox.procs import port_in_use  # noqa: E402
 
 TOOLS = {"dig": "dnsutils", "openssl": "openssl", "curl": "curl", "ssh": "openssh-client"}
 

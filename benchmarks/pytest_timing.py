@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from publik_acceptance.preflight import PreflightEvidence
-from publik_acceptance.probing import Prober
+from publik_acceptance.evidence.preflight import PreflightEvidence
+from publik_acceptance.evidence.prober import Prober
 
 _MAIN = threading.main_thread()
 _times: dict[str, float] = {"blocked_on_evidence": 0.0}

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from .catalogue import (
+from publik_acceptance.config.catalogue import (
     COMBO_EMPTY_SITE_TEXTS,
     KIND_BY_ACTION,
     LOGIN_PATH,
@@ -16,10 +16,10 @@ from .catalogue import (
     USER_PORTAL_TEMPLATE,
     Landing,
 )
-from .environment import Environment, Instance, NotFoundSignature, load_environment
-from .errors import ConfigError
-from .naming import django_schema_name, hostname, wcs_database_name, wcs_instance_path
-from .recipe import Recipe, Step, load_recipe
+from publik_acceptance.config.environment import Environment, Instance, NotFoundSignature, load_environment
+from publik_acceptance.config.errors import ConfigError
+from publik_acceptance.config.naming import django_schema_name, hostname, wcs_database_name, wcs_instance_path
+from publik_acceptance.config.recipe import Recipe, Step, load_recipe
 
 
 @dataclass(frozen=True)

@@ -15,16 +15,16 @@ from pathlib import Path
 
 import pytest
 
-from . import evidence_log
-from .cook import CookResult
-from .deadline import RunDeadline, parse_seconds
-from .errors import ConfigError
-from .gate import DESELECTED, NOT_COLLECTED, SELECTED, Gate
-from .plan import Plan, Target, load_plan
-from .postdeploy import Outcome, PostdeployEvidence
-from .preflight import PreflightEvidence
-from .probes.remote import SshPool
-from .probing import Prober
+from publik_acceptance.config.errors import ConfigError
+from publik_acceptance.deploy.cook import CookResult
+from publik_acceptance.evidence import log as evidence_log
+from publik_acceptance.evidence.preflight import PreflightEvidence
+from publik_acceptance.evidence.prober import Prober
+from publik_acceptance.evidence.probes.remote import SshPool
+from publik_acceptance.judge.deadline import RunDeadline, parse_seconds
+from publik_acceptance.judge.gate import DESELECTED, NOT_COLLECTED, SELECTED, Gate
+from publik_acceptance.judge.postdeploy import Outcome, PostdeployEvidence
+from publik_acceptance.plan import Plan, Target, load_plan
 
 # The change-ticket report (HTML, JUnit, JSON): its own plugin, loaded with this one.
 pytest_plugins = ("publik_acceptance.report.plugin",)

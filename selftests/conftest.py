@@ -1,4 +1,5 @@
-"""Self-tests of publik-acceptance: unit/ needs no server, integration/ runs against the sandbox."""
+"""Self-tests of publik-acceptance: unit/ needs no server, integration/ runs the suite against the sandbox,
+sandbox/ tests the sandbox platform itself. One session sandbox serves both integration/ and sandbox/."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
+from selftests.rig import rig, sandbox  # noqa: F401 - the session's sandbox fixtures, defined once
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -23,8 +24,3 @@ def run_suite(*args: str, env: dict[str, str] | None = None, timeout: float = 12
         timeout=timeout,
         check=False,
     )
-
-
-@pytest.fixture(scope="session")
-def project_root() -> Path:
-    return ROOT

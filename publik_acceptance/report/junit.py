@@ -11,7 +11,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from ..secrets import redact
+from publik_acceptance.config.secrets import redact
 
 PHASE_ORDER = ("preflight", "deploy", "postdeploy")
 

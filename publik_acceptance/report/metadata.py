@@ -14,9 +14,9 @@ from importlib import metadata as dist_metadata
 from pathlib import Path
 from typing import Any
 
-from ..plan import Plan
-from ..probes.tls import trust_store
-from ..secrets import redact
+from publik_acceptance.config.secrets import redact
+from publik_acceptance.evidence.probes.tls import trust_store
+from publik_acceptance.plan import Plan
 
 TOOLS = ("pytest", "publik-acceptance", "paramiko", "dnspython", "cryptography", "pytest-html")
 

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import base64
 
-from .metadata import RunInfo
-from .render import esc, seconds
-from .screenshots import Screenshots
-from .targets import TargetRow, used_columns
-from .verdict import RunVerdict
+from publik_acceptance.report.metadata import RunInfo
+from publik_acceptance.report.render import esc, seconds
+from publik_acceptance.report.screenshots import Screenshots
+from publik_acceptance.report.targets import TargetRow, used_columns
+from publik_acceptance.report.verdict import RunVerdict
 
 CSS = """
 body{display:flex;flex-direction:column;color:#333;max-width:1500px}

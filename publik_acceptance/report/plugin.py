@@ -14,17 +14,17 @@ from typing import Any
 
 import pytest
 
-from .. import pytest_plugin as front
-from ..evidence_log import Evidence, plain
-from ..plan import Plan, load_plan
-from ..postdeploy import Outcome
-from ..preflight import Frontend
-from ..secrets import REGISTRY, redact
-from . import junit, metadata, page, redaction, screenshots, summary, targets
-from .outcomes import Results, skip_reason
-from .paths import ReportPaths, report_paths
-from .render import evidence_html
-from .verdict import RunVerdict, build
+from publik_acceptance import pytest_plugin as front
+from publik_acceptance.config.secrets import REGISTRY, redact
+from publik_acceptance.evidence.log import Evidence, plain
+from publik_acceptance.evidence.preflight import Frontend
+from publik_acceptance.judge.postdeploy import Outcome
+from publik_acceptance.plan import Plan, load_plan
+from publik_acceptance.report import junit, metadata, page, redaction, screenshots, summary, targets
+from publik_acceptance.report.outcomes import Results, skip_reason
+from publik_acceptance.report.paths import ReportPaths, report_paths
+from publik_acceptance.report.render import evidence_html
+from publik_acceptance.report.verdict import RunVerdict, build
 
 STATE_KEY = pytest.StashKey["ReportState"]()
 ASPECTS = {"test_tenant_directory": "tenant", "test_database": "database", "test_page": "page"}

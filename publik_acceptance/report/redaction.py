@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from ..environment import Environment
-from ..secrets import REGISTRY, SecretRef, redact
+from publik_acceptance.config.environment import Environment
+from publik_acceptance.config.secrets import REGISTRY, SecretRef, redact
 
 LEAK_SUFFIX = ".LEAKED-do-not-attach"
 

@@ -12,9 +12,9 @@ import html
 from collections.abc import Callable
 from typing import Any
 
-from ..evidence_log import Evidence
-from ..probes.http import REPORTED_HEADERS
-from ..secrets import redact
+from publik_acceptance.config.secrets import redact
+from publik_acceptance.evidence.log import Evidence
+from publik_acceptance.evidence.probes.http import REPORTED_HEADERS
 
 BODY_EXCERPT = 300
 MAX_LOG_LINES = 2000

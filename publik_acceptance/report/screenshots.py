@@ -30,9 +30,9 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from ..environment import Environment
-from ..plan import Plan, Target
-from ..probes.tls import connect, verifying_context
+from publik_acceptance.config.environment import Environment
+from publik_acceptance.evidence.probes.tls import connect, verifying_context
+from publik_acceptance.plan import Plan, Target
 
 BINARIES = ("chromium", "chromium-browser")
 KINDS = ("combo", "authentic")  # the portals and the login page: what users will see first

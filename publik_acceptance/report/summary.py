@@ -6,12 +6,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .metadata import RunInfo
-from .outcomes import TestRecord
-from .paths import ReportPaths
-from .redaction import redact_value
-from .targets import TargetRow
-from .verdict import RunVerdict
+from publik_acceptance.report.metadata import RunInfo
+from publik_acceptance.report.outcomes import TestRecord
+from publik_acceptance.report.paths import ReportPaths
+from publik_acceptance.report.redaction import redact_value
+from publik_acceptance.report.targets import TargetRow
+from publik_acceptance.report.verdict import RunVerdict
 
 SCHEMA_VERSION = 1
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..plan import Plan, Target
-from ..postdeploy import Outcome
-from .outcomes import Results, TestRecord
+from publik_acceptance.judge.postdeploy import Outcome
+from publik_acceptance.plan import Plan, Target
+from publik_acceptance.report.outcomes import Results, TestRecord
 
 # (column, phase, test function): the checks a reviewer reads per service, in deployment order.
 COLUMNS: tuple[tuple[str, str, str], ...] = (

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..cook import CookResult
-from ..gate import Gate
-from .outcomes import Results
+from publik_acceptance.deploy.cook import CookResult
+from publik_acceptance.judge.gate import Gate
+from publik_acceptance.report.outcomes import Results
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from .conftest import Rig
+from selftests.rig import Rig
 
 
 def lock_path(rig: Rig) -> Path:

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from publik_acceptance.evidence.probes.remote import MAX_KEPT, MAX_LINE, SshPool
 from publik_acceptance.plan import load_plan
-from publik_acceptance.probes.remote import MAX_KEPT, MAX_LINE, SshPool
+from selftests.rig import Rig
 
-from .conftest import Rig
 from .suite_runner import run_suite, variant
 
 BIG = 64 * 1024 * 1024

@@ -17,14 +17,14 @@ from pathlib import Path
 
 import pytest
 
-from publik_acceptance.cook import Cook
-from publik_acceptance.expectations import State
+from publik_acceptance.deploy.cook import Cook
+from publik_acceptance.evidence.preflight import PreflightEvidence
+from publik_acceptance.evidence.prober import Prober
+from publik_acceptance.evidence.probes.remote import SshPool
+from publik_acceptance.judge.expectations import State
+from publik_acceptance.judge.postdeploy import PostdeployEvidence
 from publik_acceptance.plan import load_plan
-from publik_acceptance.postdeploy import PostdeployEvidence
-from publik_acceptance.preflight import PreflightEvidence
-from publik_acceptance.probes.remote import SshPool
-from publik_acceptance.probing import Prober
-from publik_acceptance.sandbox import Sandbox
+from publik_sandbox import Sandbox
 
 from .suite_runner import run_suite
 

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import Rig
+from selftests.rig import Rig
+
 from .suite_runner import SuiteRun, run_suite
 
 NARROWED = {

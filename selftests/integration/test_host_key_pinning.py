@@ -18,12 +18,12 @@ from pathlib import Path
 import paramiko
 import pytest
 
-from publik_acceptance.environment import load_environment
-from publik_acceptance.probes.remote import RemoteError, SshPool
-from publik_acceptance.sandbox import procs
+from publik_acceptance.config.environment import load_environment
+from publik_acceptance.evidence.probes.remote import RemoteError, SshPool
+from publik_sandbox import procs
+from selftests import clients
+from selftests.rig import Rig
 
-from . import clients
-from .conftest import Rig
 from .suite_runner import run_suite, variant
 
 ACCEPT = {"unknown_host_keys": "accept"}

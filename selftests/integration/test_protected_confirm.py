@@ -14,7 +14,8 @@ import sys
 import time
 from pathlib import Path
 
-from .conftest import Rig
+from selftests.rig import Rig
+
 from .suite_runner import ROOT, SuiteRun, read_run, run_suite, variant
 
 PROMPT = b"to confirm: "

@@ -24,8 +24,7 @@ from pathlib import Path
 import pytest
 
 from publik_acceptance.report.redaction import LEAK_SUFFIX, leak_forms
-
-from .conftest import Rig
+from selftests.rig import Rig
 
 pytestmark = pytest.mark.sandbox
 
@@ -241,7 +240,7 @@ def test_a_closed_gate_shows_in_the_verdict_with_its_failing_checks(rig: Rig, tm
 LEAKY_PLUGIN = '''
 import base64
 from publik_acceptance.report import redaction
-from publik_acceptance.secrets import REGISTRY
+from publik_acceptance.config.secrets import REGISTRY
 
 redaction.redact_file = lambda path: None
 

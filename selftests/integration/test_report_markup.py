@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from publik_acceptance.sandbox import frontend
+from publik_sandbox import frontend
+from selftests.rig import Rig
 
 from ..live_markup import live_markup
-from .conftest import Rig
 from .test_report import run_with_report
 
 pytestmark = pytest.mark.sandbox

@@ -26,11 +26,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from publik_acceptance.cook import Cook, CookRefused, CookResult
+from publik_acceptance.deploy.cook import Cook, CookRefused, CookResult
+from publik_acceptance.evidence.probes.remote import SshPool
 from publik_acceptance.plan import load_plan
-from publik_acceptance.probes.remote import SshPool
+from selftests.rig import Rig
 
-from .conftest import Rig
 from .locks import dead_pid, leftovers, lock_path, plant_lock
 from .suite_runner import finish_suite, run_suite, start_suite, variant
 

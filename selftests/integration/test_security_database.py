@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from publik_acceptance.sandbox import postgres as sandbox_postgres
+from publik_sandbox import postgres as sandbox_postgres
+from selftests.rig import Rig
 
-from .conftest import Rig
 from .suite_runner import run_suite
 
 MARKER = Path(f"/tmp/publik-selftest-pwned-{os.getpid()}")

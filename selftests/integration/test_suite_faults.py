@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import Rig
+from selftests.rig import Rig
+
 from .locks import leftovers, lock_path, plant_lock, start_time
 from .suite_runner import SuiteRun, finish_suite, run_suite, start_suite, variant
 
@@ -226,11 +227,11 @@ def test_parity_with_the_mirrored_platform(rig: Rig, tmp_path: Path) -> None:
 
 def test_postdeploy_polls_are_batched_per_server(rig: Rig) -> None:
     """One SSH connection per server for the whole wait, and a bounded number of commands per round."""
+    from publik_acceptance.evidence.preflight import PreflightEvidence
+    from publik_acceptance.evidence.prober import Prober
+    from publik_acceptance.evidence.probes.remote import SshPool
+    from publik_acceptance.judge.postdeploy import PostdeployEvidence
     from publik_acceptance.plan import load_plan
-    from publik_acceptance.postdeploy import PostdeployEvidence
-    from publik_acceptance.preflight import PreflightEvidence
-    from publik_acceptance.probes.remote import SshPool
-    from publik_acceptance.probing import Prober
 
     rig.up("deploy-late")  # fargo arrives late: several poll rounds
     status, _out, err = rig.cook()

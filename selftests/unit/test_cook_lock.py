@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from publik_acceptance.cook import VALUE_LIMIT, clean, parse_holder
+from publik_acceptance.deploy.cook import VALUE_LIMIT, clean, parse_holder
 
 
 def _answer(record: str, state: str = "STALE session") -> str:

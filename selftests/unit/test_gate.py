@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from publik_acceptance.environment import Waiver
-from publik_acceptance.gate import DESELECTED, MAX_LISTED, NOT_COLLECTED, SELECTED, Gate, matches
+from publik_acceptance.config.environment import Waiver
+from publik_acceptance.judge.gate import DESELECTED, MAX_LISTED, NOT_COLLECTED, SELECTED, Gate, matches
 
 
 @pytest.mark.parametrize(

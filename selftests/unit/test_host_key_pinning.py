@@ -15,8 +15,8 @@ import paramiko
 import pytest
 import yaml
 
-from publik_acceptance.environment import load_environment
-from publik_acceptance.probes.remote import RemoteError, SshPool
+from publik_acceptance.config.environment import load_environment
+from publik_acceptance.evidence.probes.remote import RemoteError, SshPool
 
 VALID = Path(__file__).resolve().parent.parent / "corpus" / "valid"
 

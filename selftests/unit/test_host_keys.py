@@ -34,7 +34,7 @@ def test_trust_on_first_use_is_refused_on_a_protected_platform(tmp_path: Path) -
 
 
 def test_trust_on_first_use_stays_possible_on_an_unprotected_platform(tmp_path: Path) -> None:
-    from publik_acceptance.environment import load_environment
+    from publik_acceptance.config.environment import load_environment
 
     assert load_environment(_environment(tmp_path, protected=False, policy="accept")).ssh.unknown_host_keys == "accept"
     assert load_environment(_environment(tmp_path, protected=True, policy="reject")).protected

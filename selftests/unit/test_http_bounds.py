@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 import trustme
 
-from publik_acceptance.environment import TlsSettings
+from publik_acceptance.config.environment import TlsSettings
+from publik_acceptance.evidence.probes import http, tls
 from publik_acceptance.plan import load_plan
-from publik_acceptance.probes import http, tls
 from publik_acceptance.report import metadata
 
 ADDRESS = "127.0.0.61"  # outside the sandbox's 127.0.0.10-19

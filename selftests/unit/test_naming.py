@@ -6,8 +6,8 @@ import hashlib
 
 import pytest
 
-from publik_acceptance.catalogue import SERVICE_KINDS
-from publik_acceptance.naming import django_schema_name, hostname, wcs_database_name, wcs_instance_path
+from publik_acceptance.config.catalogue import SERVICE_KINDS
+from publik_acceptance.config.naming import django_schema_name, hostname, wcs_database_name, wcs_instance_path
 
 LONG_URL = "https://demarches-preprod-moncompte.communaute-de-communes-du-val-de-loire.example.test/"
 LONG_FULL = "wcs_demarches_preprod_moncompte_communaute_de_communes_du_val_de_loire_example_test"

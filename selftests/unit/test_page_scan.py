@@ -1,6 +1,6 @@
 """Title and password-field lookups on a page a server controls: right answers, linear cost.
 
-Linear by construction (str.find only, each scan resumes where the last stopped, see probes/http.py).
+Linear by construction (str.find only, each scan resumes where the last stopped, see evidence/probes/http.py).
 What is checked here is behaviour: the right answers on ordinary pages, and on hostile pages as long
 as the probe keeps (MAX_BODY) an answer at all. The old regular expressions needed about a minute on
 such a page; a 10 s alarm turns a hang into a failure (it is a hang detector, not a speed test).
@@ -14,7 +14,7 @@ from contextlib import contextmanager
 
 import pytest
 
-from publik_acceptance.probes.http import MAX_BODY, HttpExchange
+from publik_acceptance.evidence.probes.http import MAX_BODY, HttpExchange
 
 
 @contextmanager

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import yaml
 
-from publik_acceptance.catalogue import Landing
+from publik_acceptance.config.catalogue import Landing
+from publik_acceptance.config.recipe import load_recipe, render_for_cook
 from publik_acceptance.plan import load_plan
-from publik_acceptance.recipe import load_recipe, render_for_cook
 
 ROOT = Path(__file__).resolve().parents[2]
 RUNBOOK_HOSTS = {

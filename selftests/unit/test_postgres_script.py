@@ -13,8 +13,8 @@ import shlex
 
 import pytest
 
-from publik_acceptance.probes import postgres
-from publik_acceptance.probes.postgres import (
+from publik_acceptance.evidence.probes import postgres
+from publik_acceptance.evidence.probes.postgres import (
     SKELETON_KEY,
     catalogue_query,
     check_login_params,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 import time
 
-from publik_acceptance.probes.remote import _drain
+from publik_acceptance.evidence.probes.remote import _drain
 
 
 class ArrivingChannel:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from publik_acceptance.probes import facts
-from publik_acceptance.probes.facts import Batch, path_facts
+from publik_acceptance.evidence.probes import facts
+from publik_acceptance.evidence.probes.facts import Batch, path_facts
 
 
 def ask_locally(batch: Batch) -> dict[str, tuple[int, str]]:

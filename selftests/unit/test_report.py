@@ -12,14 +12,14 @@ from xml.sax.saxutils import escape as xml_escape
 
 import pytest
 
-from publik_acceptance.evidence_log import Evidence, plain
-from publik_acceptance.probes.dns import DnsAnswer, DnsEvidence
-from publik_acceptance.probes.tls import CertInfo, TlsEvidence
+from publik_acceptance.config.secrets import REGISTRY
+from publik_acceptance.evidence.log import Evidence, plain
+from publik_acceptance.evidence.probes.dns import DnsAnswer, DnsEvidence
+from publik_acceptance.evidence.probes.tls import CertInfo, TlsEvidence
 from publik_acceptance.report import junit, redaction, render, screenshots
 from publik_acceptance.report.outcomes import TestRecord
 from publik_acceptance.report.paths import report_paths
 from publik_acceptance.report.targets import cell
-from publik_acceptance.secrets import REGISTRY
 
 SECRET = "Unit-Canary-<&\"'>-s3cr3t"
 

@@ -13,8 +13,8 @@ import xml.etree.ElementTree as ET
 from dataclasses import replace
 from pathlib import Path
 
-from publik_acceptance.deadline import RunDeadline, default_seconds
-from publik_acceptance.environment import CookSettings, PostdeploySettings, RunSettings
+from publik_acceptance.config.environment import CookSettings, PostdeploySettings, RunSettings
+from publik_acceptance.judge.deadline import RunDeadline, default_seconds
 from publik_acceptance.plan import load_plan
 
 CORPUS = Path(__file__).resolve().parent.parent / "corpus"

@@ -16,7 +16,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from publik_acceptance.safety import MAX_ANSWER, confirm_protected, read_answer
+from publik_acceptance.deploy.protection import MAX_ANSWER, confirm_protected, read_answer
 
 RESULT = b"RESULT:"
 

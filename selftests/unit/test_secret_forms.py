@@ -15,9 +15,9 @@ from urllib.parse import quote, quote_plus, urlencode
 
 import pytest
 
-from publik_acceptance.errors import ConfigError
+from publik_acceptance.config.errors import ConfigError
+from publik_acceptance.config.secrets import MASK, MIN_SECRET_LENGTH, REGISTRY, SecretRef, redact
 from publik_acceptance.report import redaction
-from publik_acceptance.secrets import MASK, MIN_SECRET_LENGTH, REGISTRY, SecretRef, redact
 
 # Non-ASCII, both quotes and a backslash: every encoder spells it differently.
 SECRET = "Pàss-wörd-\"dq\"-'sq'-back\\slash-€"

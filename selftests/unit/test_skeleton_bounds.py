@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 import pytest
 
-from publik_acceptance.skeleton import inspect_skeleton
+from publik_acceptance.evidence.skeleton import inspect_skeleton
 
 MIB = 1024 * 1024
 SITE_OPTIONS = b"[options]\nallowed_hostname = x\n"

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from publik_acceptance.cook import Cook
+from publik_acceptance.deploy.cook import Cook
+from publik_acceptance.deploy.protection import confirm_protected
 from publik_acceptance.plan import Plan
 from publik_acceptance.pytest_plugin import RunContext, deadline_refusal
-from publik_acceptance.safety import confirm_protected
 
 
 def test_cook(plan: Plan, run: RunContext, pytestconfig: pytest.Config) -> None:

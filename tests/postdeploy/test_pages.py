@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from publik_acceptance.checks import skip_unchecked
-from publik_acceptance.postdeploy import Outcome, frontend_pages
-from publik_acceptance.preflight import Frontend
-from publik_acceptance.waiting import conclude
+from publik_acceptance.evidence.preflight import Frontend
+from publik_acceptance.judge.checks import skip_unchecked
+from publik_acceptance.judge.postdeploy import Outcome, frontend_pages
+from publik_acceptance.judge.waiting import conclude
 
 
 def test_page(deployment: Outcome, frontend: Frontend) -> None:

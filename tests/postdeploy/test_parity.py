@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from publik_acceptance.checks import Verdict, not_applicable
-from publik_acceptance.parity import gather_parity
+from publik_acceptance.evidence.parity import gather_parity
+from publik_acceptance.judge.checks import Verdict, not_applicable
+from publik_acceptance.judge.postdeploy import Outcome
 from publik_acceptance.plan import Plan
-from publik_acceptance.postdeploy import Outcome
 from publik_acceptance.pytest_plugin import RunContext
 
 

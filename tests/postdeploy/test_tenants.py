@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from publik_acceptance.judge.postdeploy import Outcome
+from publik_acceptance.judge.waiting import conclude
 from publik_acceptance.plan import Target
-from publik_acceptance.postdeploy import Outcome
-from publik_acceptance.waiting import conclude
 
 
 def test_tenant_directory(deployment: Outcome, target: Target) -> None:

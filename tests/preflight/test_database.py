@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from publik_acceptance.checks import Verdict, not_applicable, skip_unchecked
+from publik_acceptance.evidence.preflight import PreflightEvidence
+from publik_acceptance.judge.checks import Verdict, not_applicable, skip_unchecked
 from publik_acceptance.plan import Plan
-from publik_acceptance.preflight import PreflightEvidence
 
 
 def test_service_database(plan: Plan, preflight: PreflightEvidence, django_database: tuple[str, str]) -> None:

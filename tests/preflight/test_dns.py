@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from publik_acceptance.checks import Verdict
+from publik_acceptance.evidence.preflight import PreflightEvidence
+from publik_acceptance.judge.checks import Verdict
 from publik_acceptance.plan import Plan, Target
-from publik_acceptance.preflight import PreflightEvidence
 
 
 def test_dns(plan: Plan, preflight: PreflightEvidence, target: Target) -> None:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from publik_acceptance import evidence_log
-from publik_acceptance.checks import Verdict, skip_unchecked
+from publik_acceptance.evidence import log as evidence_log
+from publik_acceptance.evidence.preflight import PreflightEvidence
+from publik_acceptance.evidence.skeleton import describe_skeleton
+from publik_acceptance.judge.checks import Verdict, skip_unchecked
 from publik_acceptance.plan import Plan, Target
-from publik_acceptance.preflight import PreflightEvidence
 from publik_acceptance.pytest_plugin import RunContext
-from publik_acceptance.skeleton import describe_skeleton
 
 SKELETON_MODE_MASK = 0o007  # nothing for "other": the skeleton holds database passwords
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import re
 
-from publik_acceptance.checks import Verdict, skip_unchecked
+from publik_acceptance.evidence.preflight import Frontend, PreflightEvidence
+from publik_acceptance.evidence.probes.http import HttpExchange
+from publik_acceptance.judge.checks import Verdict, skip_unchecked
 from publik_acceptance.plan import Plan
-from publik_acceptance.preflight import Frontend, PreflightEvidence
-from publik_acceptance.probes.http import HttpExchange
 
 
 def interpret(exchange: HttpExchange, expected: int) -> tuple[str, str]:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from publik_acceptance.checks import not_applicable
-from publik_acceptance.errors import ConfigError
+from publik_acceptance.config.errors import ConfigError
+from publik_acceptance.judge.checks import not_applicable
 from publik_acceptance.plan import Plan
 
 

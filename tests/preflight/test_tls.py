@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from publik_acceptance.checks import Verdict, skip_unchecked
+from publik_acceptance.evidence.preflight import Frontend, PreflightEvidence
+from publik_acceptance.judge.checks import Verdict, skip_unchecked
 from publik_acceptance.plan import Plan
-from publik_acceptance.preflight import Frontend, PreflightEvidence
 
 TODO = {
     "connect": "start or fix the frontend (haproxy/nginx) listening on {where}, or fix the DNS record",

@@ -1,0 +1,1 @@
+"""Configuration: the environment file, recipes, Publik's catalogue, derived names, secrets."""

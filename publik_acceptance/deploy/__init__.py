@@ -1,0 +1,1 @@
+"""The deployment: the cook, protected platforms, the w.c.s. skeleton, `inv render`."""

@@ -1,0 +1,1 @@
+"""Evidence: probes (DNS, TLS, HTTP, SSH, PostgreSQL), the concurrent prober, server facts."""

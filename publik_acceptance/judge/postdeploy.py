@@ -1,0 +1,215 @@
+"""Postdeploy evidence: wait for the asynchronous deployment, re-probing only what does not hold yet.
+
+The first poll comes soon (`first_poll`), then every `poll_interval`, until everything holds or the
+`deadline` passes. A wrong state (see expectations.py) seen `stable_polls` times in a row is settled
+early: waiting longer would only delay the verdict. Each round costs at most one remote command per
+SSH endpoint plus one psql run, whatever the number of tenants.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from publik_acceptance.evidence.preflight import Frontend, PreflightEvidence
+from publik_acceptance.evidence.prober import Prober, first_address
+from publik_acceptance.evidence.probes import http as http_probe
+from publik_acceptance.evidence.probes import postgres
+from publik_acceptance.evidence.probes.postgres import DatabaseFacts
+from publik_acceptance.evidence.probes.remote import SshPool
+from publik_acceptance.evidence.probes.tls import verifying_context
+from publik_acceptance.evidence.servers import Questions, ServerFacts, gather
+from publik_acceptance.judge.expectations import Judgement, State, judge_database, judge_page, judge_tenant
+from publik_acceptance.plan import Plan, Target
+
+
+@dataclass
+class Item:
+    """One expectation being waited for."""
+
+    target: Target
+    aspect: str  # "tenant", "database" or "page"
+    address: str | None = None
+    judgement: Judgement | None = None
+    polls: int = 0
+    stable: int = 0
+    settled: bool = False
+    since: float | None = None  # when the current state was first seen (seconds from the start)
+    ready_at: float | None = None
+
+    @property
+    def key(self) -> tuple[str, str, str | None]:
+        return (self.target.id, self.aspect, self.address)
+
+    @property
+    def done(self) -> bool:
+        return self.settled or (self.judgement is not None and self.judgement.state is State.OK)
+
+
+@dataclass
+class RoundStats:
+    started: float
+    elapsed: float
+    items: int
+    remote_commands: dict[str, int]
+
+
+@dataclass
+class Outcome:
+    items: dict[tuple[str, str, str | None], Item]
+    deadline: float
+    elapsed: float
+    rounds: list[RoundStats] = field(default_factory=list)
+    timed_out: bool = False
+
+    def of(self, target: Target) -> list[Item]:
+        return [i for i in self.items.values() if i.target.id == target.id]
+
+    def time_to_ready(self, target: Target) -> float | None:
+        items = self.of(target)
+        if not items or any(i.ready_at is None for i in items):
+            return None
+        return max(i.ready_at for i in items if i.ready_at is not None)
+
+
+class PostdeployEvidence:
+    def __init__(self, plan: Plan, pool: SshPool, prober: Prober, preflight: PreflightEvidence) -> None:
+        self.plan = plan
+        self.env = plan.environment
+        self.pool = pool
+        self.prober = prober
+        self.preflight = preflight
+        self._lock = threading.Lock()
+        self._outcome: Outcome | None = None
+
+    def outcome(self) -> Outcome:
+        with self._lock:
+            if self._outcome is None:
+                self._outcome = self._wait()
+            return self._outcome
+
+    def _items(self) -> list[Item]:
+        items = []
+        for target in self.plan.targets:
+            items += [Item(target, "tenant"), Item(target, "database")]
+            items += [Item(target, "page", f.address) for f in self.preflight.frontends_of(target) if f.address]
+        return items
+
+    def _wait(self) -> Outcome:
+        settings = self.env.postdeploy
+        start = time.monotonic()
+        deadline = start + settings.deadline
+        items = {item.key: item for item in self._items()}
+        outcome = Outcome(items, settings.deadline, 0.0)
+        interval = settings.first_poll
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="postdeploy") as aux:
+            while True:
+                pending = [i for i in items.values() if not i.done]
+                if not pending:
+                    break
+                round_start = time.monotonic()
+                commands_before = dict(self.pool.stats.commands)
+                self._round(pending, aux, start)
+                outcome.rounds.append(RoundStats(
+                    round_start - start, time.monotonic() - round_start, len(pending),
+                    {k: v - commands_before.get(k, 0) for k, v in self.pool.stats.commands.items()
+                     if v - commands_before.get(k, 0)}))
+                if all(i.done for i in items.values()):
+                    break
+                now = time.monotonic()
+                if now >= deadline:
+                    outcome.timed_out = True
+                    break
+                time.sleep(min(interval, deadline - now))
+                interval = settings.poll_interval
+        outcome.elapsed = time.monotonic() - start
+        return outcome
+
+    def _round(self, pending: list[Item], aux: ThreadPoolExecutor, start: float) -> None:
+        facts_targets = {i.target.id: i.target for i in pending if i.aspect in ("tenant", "database")}
+        remote = aux.submit(self._remote, list(facts_targets.values())) if facts_targets else None
+        db_targets = [i.target for i in pending if i.aspect == "database"]
+        database = aux.submit(self._database, db_targets) if db_targets else None
+        pages = [i for i in pending if i.aspect == "page"]
+        context = verifying_context(self.env.tls)
+        http = self.env.http
+
+        # Kept alive for this round only: chains revisit the same hosts (a service's /login/, then the
+        # instance's identity provider), and over a real network a new connection costs round trips.
+        connections = http_probe.Connections(max_idle=max(http.concurrency * 4, 64))
+
+        def follow(item: Item) -> list[http_probe.HttpExchange]:
+            return http_probe.follow(f"https://{item.target.hostname}/", item.address or "", http.port, context,
+                                     http.timeout, self._resolve, connections=connections)
+
+        try:
+            chains = self.prober.map(follow, pages, address=lambda i: i.address or "")
+        finally:
+            connections.close()
+        now = time.monotonic() - start
+        for item, hops in zip(pages, chains, strict=True):
+            self._record(item, judge_page(item.target, hops), now)
+        server_facts = remote.result() if remote else {}
+        db_facts = database.result() if database else None
+        now = time.monotonic() - start
+        tenant_judgements: dict[str, Judgement] = {}
+        for item in pending:
+            if item.aspect != "tenant":
+                continue
+            facts = server_facts[item.target.server]
+            judgement = self._judge_tenant(item.target, facts)
+            tenant_judgements[item.target.id] = judgement
+            self._record(item, judgement, now)
+        for item in pending:
+            if item.aspect != "database" or db_facts is None:
+                continue
+            tenant = tenant_judgements.get(item.target.id) or self._judge_tenant(
+                item.target, server_facts[item.target.server])
+            self._record(item, judge_database(item.target, db_facts, tenant), now)
+
+    def _judge_tenant(self, target: Target, facts: ServerFacts) -> Judgement:
+        if facts.error:
+            return Judgement(State.PENDING, "tenant facts over SSH", facts.error, "fix SSH access")
+        options = facts.files.get(f"{target.tenant_dir}/site-options.cfg") if target.kind == "wcs" else None
+        return judge_tenant(target, facts.paths, options)
+
+    def _remote(self, targets: list[Target]) -> dict[str, ServerFacts]:
+        questions = Questions()
+        for target in targets:
+            stats = questions.stats[target.server]
+            stats.update({target.tenant_dir, f"{target.tenant_dir}/hobo.json"})
+            if target.kind == "wcs":
+                stats.add(f"{target.tenant_dir}/config.pck")
+                questions.reads[target.server].add(f"{target.tenant_dir}/site-options.cfg")
+        return gather(self.env, self.pool, self.prober, questions)
+
+    def _database(self, targets: list[Target]) -> DatabaseFacts:
+        django = {t.database for t in targets if t.schema}
+        wcs = {t.database for t in targets if t.per_tenant_database}
+        return postgres.gather(self.env, self.pool if self.env.database.direct is None else None, django, wcs)
+
+    def _resolve(self, host: str) -> str | None:
+        known = self.preflight.dns.get(host)
+        if known is None:
+            known = self.prober.resolve_all([host])[host]
+        return first_address(known)
+
+    def _record(self, item: Item, judgement: Judgement, now: float) -> None:
+        previous = item.judgement
+        item.polls += 1
+        if previous is None or previous.signature != judgement.signature:
+            item.since = now
+            item.stable = 1
+        else:
+            item.stable += 1
+        item.judgement = judgement
+        if judgement.state is State.OK and item.ready_at is None:
+            item.ready_at = now
+        if judgement.state is State.WRONG and item.stable >= self.env.postdeploy.stable_polls:
+            item.settled = True
+
+
+def frontend_pages(outcome: Outcome, frontend: Frontend) -> Item | None:
+    return outcome.items.get((frontend.target.id, "page", frontend.address))

@@ -1,0 +1,364 @@
+"""Every fault of the catalogue really manifests, seen through an independent client.
+
+One test per fault (ids = fault names): the sandbox is brought up with that fault alone, then the
+check looks at the symptom a deployer would meet — NXDOMAIN, a failed handshake, a 502, a missing
+tenant, a 503… A fault added to the catalogue without a check here fails.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import pwd
+import ssl
+import stat
+import time
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+
+import dns.resolver
+import paramiko
+import psycopg
+import pytest
+
+from publik_acceptance.config.naming import django_schema_name, wcs_database_name
+from publik_sandbox import CATALOGUE, SandboxError
+from selftests import clients
+
+pytestmark = pytest.mark.sandbox
+
+CHECKS: dict[str, Callable] = {}
+
+
+def check(name: str) -> Callable[[Callable], Callable]:
+    def register(func: Callable) -> Callable:
+        CHECKS[name] = func
+        return func
+
+    return register
+
+
+@pytest.mark.parametrize("name", list(CATALOGUE), ids=list(CATALOGUE))
+def test_fault_manifests(rig, name):
+    assert name in CHECKS, f"fault {name} has no self-test"
+    status = rig.up(name)
+    assert [f["name"] for f in status["faults"]] == [name]
+    assert all(c["state"] == "running" for c in status["components"])
+    CHECKS[name](rig)
+
+
+# -- helpers ---------------------------------------------------------------------------------------
+def _verify_error(rig, name: str, frontend: int) -> ssl.SSLError | None:
+    return clients.handshake_error(rig.frontends[frontend], rig.service(name).host, rig.ca)
+
+
+def _cook_and_wait(rig, expect_missing: tuple[str, ...] = ()) -> float:
+    """Cook over SSH; wait for every service but `expect_missing`; return when cook started."""
+    started = time.monotonic()
+    status, _, err = rig.cook()
+    assert status == 0, err
+    others = [s for s in rig.services() if not any(rig.service(m) == s for m in expect_missing)]
+    assert rig.wait_deployed(others, timeout=10), "the other services were not deployed"
+    return started
+
+
+def _sftp_read(rig, path: Path) -> tuple[os.stat_result | paramiko.SFTPAttributes, bytes]:
+    client = rig.ssh()
+    try:
+        sftp = client.open_sftp()
+        attributes = sftp.stat(str(path))
+        with sftp.open(str(path), "rb") as fh:
+            return attributes, fh.read()
+    finally:
+        client.close()
+
+
+# -- DNS -------------------------------------------------------------------------------------------
+@check("dns-missing")
+def _(rig):
+    with pytest.raises(dns.resolver.NXDOMAIN):
+        clients.resolve(rig.service("portal-agent").host)
+    assert clients.resolve(rig.service("portal-user").host) == set(rig.frontends)
+
+
+@check("dns-wrong-address")
+def _(rig):
+    addresses = clients.resolve(rig.service("wcs").host)
+    assert addresses == {rig.frontends[0], "127.0.0.19"}
+    with pytest.raises(ConnectionRefusedError):
+        clients.https_get("127.0.0.19", rig.service("wcs").host, ca=rig.ca, timeout=2)
+
+
+# -- TLS -------------------------------------------------------------------------------------------
+@check("tls-expired")
+def _(rig):
+    for frontend in (0, 1):
+        error = _verify_error(rig, "authentic", frontend)
+        assert isinstance(error, ssl.SSLCertVerificationError)
+        assert "expired" in error.verify_message
+    assert _verify_error(rig, "hobo", 0) is None
+
+
+@check("tls-wrong-name")
+def _(rig):
+    for frontend in (0, 1):
+        error = _verify_error(rig, "passerelle", frontend)
+        assert isinstance(error, ssl.SSLCertVerificationError)
+        assert "Hostname mismatch" in error.verify_message
+
+
+@check("tls-untrusted")
+def _(rig):
+    error = _verify_error(rig, "fargo", 0)
+    assert isinstance(error, ssl.SSLCertVerificationError)
+    assert "unable to get local issuer certificate" in error.verify_message
+
+
+@check("tls-expiring-soon")
+def _(rig):
+    host = rig.service("hobo").host
+    for frontend in (0, 1):
+        assert _verify_error(rig, "hobo", frontend) is None
+        cert = clients.peer_certificate(rig.frontends[frontend], host, rig.ca)
+        days_left = (ssl.cert_time_to_seconds(cert["notAfter"]) - time.time()) / 86400
+        assert 0 < days_left < 21
+
+
+@check("tls-one-frontend")
+def _(rig):
+    assert _verify_error(rig, "portal-user", 0) is None
+    error = _verify_error(rig, "portal-user", 1)
+    assert isinstance(error, ssl.SSLCertVerificationError) and "expired" in error.verify_message
+
+
+# -- HTTP ------------------------------------------------------------------------------------------
+@check("http-already-200")
+def _(rig):
+    for frontend in (0, 1):
+        page = rig.get(rig.service("portal-agent"), frontend=frontend)
+        assert page.status == 200 and "Site en construction" in page.body
+    assert rig.get(rig.service("portal-user")).status == 404
+
+
+@check("http-502")
+def _(rig):
+    for frontend in (0, 1):
+        assert rig.get(rig.service("passerelle"), frontend=frontend).status == 502
+    assert rig.get(rig.service("fargo")).status == 404
+
+
+@check("http-hang")
+def _(rig):
+    assert _verify_error(rig, "fargo", 0) is None  # TLS is fine: the backend hangs
+    started = time.monotonic()
+    with pytest.raises(TimeoutError):
+        rig.get(rig.service("fargo"), timeout=1.0)
+    assert time.monotonic() - started >= 0.9
+
+
+# -- hosts -----------------------------------------------------------------------------------------
+@check("skeleton-missing")
+def _(rig):
+    client = rig.ssh()
+    try:
+        status, _, _ = clients.ssh_run(client, f"test -e {rig.paths.skeletons}/modele.zip")
+    finally:
+        client.close()
+    assert status == 1
+
+
+@check("skeleton-corrupt")
+def _(rig):
+    _, data = _sftp_read(rig, rig.paths.skeletons / "modele.zip")
+    assert data and not zipfile.is_zipfile(io.BytesIO(data))
+
+
+@check("skeleton-world-readable")
+def _(rig):
+    attributes, data = _sftp_read(rig, rig.paths.skeletons / "modele.zip")
+    assert attributes.st_mode & stat.S_IROTH
+    assert zipfile.is_zipfile(io.BytesIO(data))
+
+
+@check("hobo-manage-missing")
+def _(rig):
+    client = rig.ssh()
+    try:
+        check_status, _, _ = clients.ssh_run(client, f"sudo -n -l -u hobo {rig.paths.hobo_manage}")
+        help_status, _, _ = clients.ssh_run(client, f"sudo -u hobo {rig.paths.hobo_manage} help cook")
+    finally:
+        client.close()
+    assert check_status != 0 and help_status != 0
+
+
+@check("db-no-createdb")
+def _(rig):
+    with clients.pg_tcp("wcs", rig.wcs_password()) as conn:
+        assert conn.execute("SELECT rolcreatedb FROM pg_roles WHERE rolname = current_user").fetchone()[0] is False
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("CREATE DATABASE selftest_probe")
+    # and so, at cook, w.c.s. deploys its tenant without a database
+    _cook_and_wait(rig)
+    wcs = rig.service("wcs")
+    assert wcs_database_name(wcs.url) not in clients.databases(rig.paths.pg_socket_dir)
+    page = rig.get(wcs)
+    assert (page.status, page.body) == (503, "Error connecting to database")
+
+
+@check("db-missing")
+def _(rig):
+    databases = clients.databases(rig.paths.pg_socket_dir)
+    assert "passerelle" not in databases
+    assert {"hobo", "combo", "authentic2_multitenant", "fargo"} <= databases
+
+
+@check("ssh-host-key-unknown")
+def _(rig):
+    with pytest.raises(paramiko.SSHException, match="not found in known_hosts"):
+        rig.ssh()
+
+
+@check("ssh-host-key-changed")
+def _(rig):
+    with pytest.raises(paramiko.BadHostKeyException):
+        rig.ssh()
+
+
+# -- cook ------------------------------------------------------------------------------------------
+@check("cook-fails")
+def _(rig):
+    status, out, err = rig.cook()
+    assert status == 1 and "CommandError" in err and "create-hobo" in out
+    time.sleep(1.0)  # longer than any deploy delay of the test configuration
+    assert not any(rig.tenant_dir(s).exists() for s in rig.services())
+
+
+def _processes_running(path: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if path in (entry / "cmdline").read_bytes().decode(errors="replace"):
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+@check("cook-hangs")
+def _(rig):
+    client = rig.ssh()
+    try:
+        _, stdout, _ = client.exec_command(f"sudo -u hobo {rig.paths.hobo_manage} cook "
+                                           f"{rig.sandbox.instances()[0].recipe} -v 2")
+        time.sleep(2.0)
+        assert not stdout.channel.exit_status_ready()
+    finally:
+        client.close()
+    assert _processes_running(str(rig.paths.hobo_manage))
+    rig.sandbox.down()  # down must end the hung cook too
+    assert clients.wait_for(lambda: not _processes_running(str(rig.paths.hobo_manage)), 3)
+
+
+# -- after cook ------------------------------------------------------------------------------------
+@check("deploy-never")
+def _(rig):
+    _cook_and_wait(rig, expect_missing=("passerelle",))
+    time.sleep(1.0)
+    assert not rig.tenant_dir(rig.service("passerelle")).exists()
+    assert rig.get(rig.service("passerelle")).status == 404
+
+
+@check("deploy-late")
+def _(rig):
+    started = _cook_and_wait(rig, expect_missing=("fargo",))
+    fargo = rig.service("fargo")
+    assert not rig.deployed(fargo)
+    assert rig.wait_deployed([fargo], timeout=6)
+    elapsed = time.monotonic() - started
+    assert 1.0 < elapsed < rig.sandbox.config.postdeploy_deadline, elapsed
+
+
+@check("deploy-beyond-deadline")
+def _(rig):
+    started = _cook_and_wait(rig, expect_missing=("portal-agent",))
+    time.sleep(max(0.0, started + rig.sandbox.config.postdeploy_deadline + 0.2 - time.monotonic()))
+    assert not rig.tenant_dir(rig.service("portal-agent")).exists()
+
+
+@check("deploy-wrong-owner")
+def _(rig):
+    _cook_and_wait(rig)
+    assert pwd.getpwuid(rig.tenant_dir(rig.service("portal-user")).stat().st_uid).pw_name == "root"
+    assert pwd.getpwuid(rig.tenant_dir(rig.service("portal-agent")).stat().st_uid).pw_name == "combo"
+
+
+@check("deploy-schema-missing")
+def _(rig):
+    _cook_and_wait(rig)
+    authentic, hobo = rig.service("authentic"), rig.service("hobo")
+    assert django_schema_name(authentic.host) not in clients.schemas(rig.paths.pg_socket_dir,
+                                                                     "authentic2_multitenant")
+    assert django_schema_name(hobo.host) in clients.schemas(rig.paths.pg_socket_dir, "hobo")
+
+
+@check("wcs-database-missing")
+def _(rig):
+    _cook_and_wait(rig)
+    wcs = rig.service("wcs")
+    assert wcs_database_name(wcs.url) not in clients.databases(rig.paths.pg_socket_dir)
+    for frontend in (0, 1):
+        page = rig.get(wcs, frontend=frontend)
+        assert (page.status, page.body) == (503, "Error connecting to database")
+
+
+@check("wrong-redirect")
+def _(rig):
+    _cook_and_wait(rig)
+    page = rig.get(rig.service("wcs"))
+    assert page.status == 302
+    assert page.header("location") == rig.service("portal-agent").url != rig.service("portal-user").url
+
+
+@check("portal-error")
+def _(rig):
+    _cook_and_wait(rig)
+    assert rig.get(rig.service("portal-user")).status == 500
+    assert rig.get(rig.service("portal-agent")).status == 200
+
+
+# -- pre-existing tenants --------------------------------------------------------------------------
+@check("tenants-all-deployed")
+def _(rig):
+    assert all(rig.deployed(s) for s in rig.services())
+    assert rig.sandbox.cook_invocations() == []
+    page = rig.get(rig.service("portal-user"))
+    assert page.status == 200 and "Combo fonctionne" in page.body
+    assert wcs_database_name(rig.service("wcs").url) in clients.databases(rig.paths.pg_socket_dir)
+
+
+@check("tenants-some-deployed")
+def _(rig):
+    deployed = {s.kind for s in rig.services() if rig.deployed(s)}
+    assert deployed == {"hobo", "authentic"}
+    assert rig.get(rig.service("portal-user")).status == 404
+
+
+# -- targets ---------------------------------------------------------------------------------------
+def test_fault_with_another_target(rig):
+    rig.up("tls-expired:wcs", "dns-missing:connexion-preprod-moncompte.example.test")
+    error = _verify_error(rig, "wcs", 0)
+    assert isinstance(error, ssl.SSLCertVerificationError) and "expired" in error.verify_message
+    assert _verify_error(rig, "authentic", 0) is None
+    with pytest.raises(dns.resolver.NXDOMAIN):
+        clients.resolve(rig.service("authentic").host)
+
+
+@pytest.mark.parametrize("spec", ["no-such-fault", "tls-expired:nowhere", "skeleton-missing:combo",
+                                  "db-missing:wcs", "tls-expired:authentic@ville09"])
+def test_bad_fault_specs_are_refused_before_anything_changes(rig, spec):
+    rig.up()
+    with pytest.raises(SandboxError):
+        rig.sandbox.up(faults=[spec])
+    assert rig.sandbox.is_up(), "a bad fault must not bring the running sandbox down"
