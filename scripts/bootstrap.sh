@@ -1,5 +1,6 @@
 #!/bin/sh
-# Fresh machine → ready to run tox: Debian packages (as root) and tox in ./.venv.
+# Fresh machine → ready to work: Debian packages (as root), tox and the project in ./.venv
+# (then `. .venv/bin/activate` for pytest, inv and tox).
 set -eu
 cd "$(dirname "$0")/.."
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
@@ -13,3 +14,6 @@ if [ ! -x .venv/bin/tox ]; then
     .venv/bin/pip install -q --upgrade pip
     .venv/bin/pip install -q "tox>=4.11"
 fi
+# The daily commands (pytest --env …, inv plan …) run from this venv: the project and its sandbox extra,
+# editable, so a `git pull` needs no reinstall.
+.venv/bin/pip install -q -e ".[sandbox]"
