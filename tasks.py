@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json as json_module
 import shlex
 import sys
 from pathlib import Path
@@ -11,7 +12,7 @@ from invoke import Collection, Context, Exit, task
 from publik_acceptance.config.errors import ConfigError
 from publik_acceptance.deploy.render import render_platform
 from publik_acceptance.plan import Plan, load_plan
-from publik_acceptance.report.table import format_table
+from publik_acceptance.report.plan_view import plan_json, plan_text
 
 ROOT = Path(__file__).resolve().parent
 
@@ -23,19 +24,14 @@ def _plan(env: str) -> Plan:
         raise Exit(f"error: {exc}", code=4) from None
 
 
-@task(help={"env": "environment name (environments/NAME.yml) or path"})
-def plan(c: Context, env: str) -> None:
-    """Print the Plan: one row per service tenant the recipes create, with every derived name."""
+@task(help={"env": "environment name (environments/NAME.yml) or path", "json": "print JSON for scripts"})
+def plan(c: Context, env: str, json: bool = False) -> None:
+    """Print the Plan: every service tenant the recipes create, with every derived name, one block per instance."""
     p = _plan(env)
-    rows = [
-        (t.kind, t.hostname, t.url, f"{t.server} ({p.environment.servers[t.server].label})", t.tenant_dir, t.owner,
-         t.database if t.schema is None else f"{t.database}/{t.schema}")
-        for t in p.targets
-    ]
-    print(f"platform {p.platform}: {len(p.targets)} services in {len(p.recipes)} instance(s)")
-    print(format_table(("service", "hostname", "url", "server", "tenant dir", "owner", "database/schema"), rows))
-    for drift in p.drift:
-        print(f"! {drift.instance}: {drift.hostname}: {drift.problem}")
+    if json:
+        print(json_module.dumps(plan_json(p), indent=2))
+    else:
+        print(plan_text(p))
 
 
 @task(help={"env": "environment name or path", "out": "output directory (default build/<platform>)"})
