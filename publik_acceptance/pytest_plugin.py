@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from publik_acceptance.config.errors import ConfigError
-from publik_acceptance.deploy.cook import CookResult
+from publik_acceptance.deploy.result import CookResult
 from publik_acceptance.evidence import log as evidence_log
 from publik_acceptance.evidence.preflight import PreflightEvidence
 from publik_acceptance.evidence.prober import Prober

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from publik_acceptance.deploy.cook import CookResult
+from publik_acceptance.deploy.result import CookResult
 from publik_acceptance.judge.gate import Gate
 from publik_acceptance.report.outcomes import Results
 

@@ -26,7 +26,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from publik_acceptance.deploy.cook import Cook, CookRefused, CookResult
+from publik_acceptance.deploy.cook import Cook
+from publik_acceptance.deploy.result import CookRefused, CookResult
+from publik_acceptance.deploy.uploads import skeleton_targets
 from publik_acceptance.evidence.probes.remote import SshPool
 from publik_acceptance.plan import load_plan
 from selftests.rig import Rig
@@ -114,7 +116,7 @@ def _everything_written(tmp: Path, output: str) -> str:
 def test_skeleton_upload_symlink_race_is_refused(rig: Rig, tmp_path: Path) -> None:
     rig.up()
     cook, pool, _lines = _cook(rig)
-    ((_role, skeleton),) = cook._skeleton_targets()
+    ((_role, skeleton),) = skeleton_targets(cook.plan)
     skeleton_path = Path(skeleton)
     victim = rig.paths.state / "victim"
     victim.write_text("root's own file\n")
@@ -149,7 +151,7 @@ def test_skeleton_upload_symlink_race_is_refused(rig: Rig, tmp_path: Path) -> No
 def test_skeletons_dir_that_is_a_symlink_is_refused(rig: Rig) -> None:
     rig.up()
     cook, pool, _lines = _cook(rig)
-    ((_role, skeleton),) = cook._skeleton_targets()
+    ((_role, skeleton),) = skeleton_targets(cook.plan)
     directory = Path(skeleton).parent
     elsewhere = rig.paths.state / "root-only"
     elsewhere.mkdir(mode=0o700, exist_ok=True)
