@@ -11,6 +11,7 @@ from invoke import Collection, Context, Exit, task
 
 from publik_acceptance.config.errors import ConfigError
 from publik_acceptance.deploy.render import render_platform
+from publik_acceptance.doctor import MISSING, examine, report
 from publik_acceptance.plan import Plan, load_plan
 from publik_acceptance.report.plan_view import plan_json, plan_text
 
@@ -32,6 +33,16 @@ def plan(c: Context, env: str, json: bool = False) -> None:
         print(json_module.dumps(plan_json(p), indent=2))
     else:
         print(plan_text(p))
+
+
+@task(help={"env": "environment name (environments/NAME.yml) or path"})
+def doctor(c: Context, env: str) -> None:
+    """Know before the day: secrets, local files, resolvers, SSH logins, sudo rights and tools on the servers."""
+    p = _plan(env)
+    findings = examine(p)
+    print(report(findings))
+    if any(f.state == MISSING for f in findings):
+        raise Exit(code=1)
 
 
 @task(help={"env": "environment name or path", "out": "output directory (default build/<platform>)"})
@@ -92,7 +103,7 @@ def deploy(c: Context, env: str, ticket: str = "", yes: bool = False, dry_run: b
     _pytest(c, env, "all", *_cook_args(ticket, yes, dry_run, break_lock))
 
 
-ns = Collection(plan, render, preflight, cook, postdeploy, deploy)
+ns = Collection(plan, doctor, render, preflight, cook, postdeploy, deploy)
 try:
     from publik_sandbox.tasks import ns as sandbox_ns
 except ImportError:  # the sandbox package is optional for users who only target real platforms

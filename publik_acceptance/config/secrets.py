@@ -16,6 +16,7 @@ import json
 import os
 import re
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote, quote_plus
@@ -201,3 +202,22 @@ REGISTRY = SecretRegistry()
 
 def redact(text: str) -> str:
     return REGISTRY.redact(text)
+
+
+def secret_refs(value: object, seen: set[int] | None = None) -> Iterator[SecretRef]:
+    """Every SecretRef held anywhere in a configuration object (dataclasses, mappings, sequences)."""
+    seen = seen if seen is not None else set()
+    if id(value) in seen or value is None or isinstance(value, str | int | float | bool | Path):
+        return
+    seen.add(id(value))
+    if isinstance(value, SecretRef):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from secret_refs(item, seen)
+    elif isinstance(value, list | tuple | set | frozenset):
+        for item in value:
+            yield from secret_refs(item, seen)
+    elif hasattr(value, "__dataclass_fields__"):
+        for name in value.__dataclass_fields__:
+            yield from secret_refs(getattr(value, name), seen)

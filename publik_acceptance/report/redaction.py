@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from publik_acceptance.config.environment import Environment
-from publik_acceptance.config.secrets import REGISTRY, SecretRef, redact
+from publik_acceptance.config.secrets import REGISTRY, redact, secret_refs
 
 LEAK_SUFFIX = ".LEAKED-do-not-attach"
 
@@ -26,28 +26,10 @@ def register_environment_secrets(env: Environment) -> int:
     left to the checks that need them (test_superuser_password_is_set says what is missing).
     """
     count = 0
-    for ref in _secret_refs(env):
+    for ref in secret_refs(env):
         if ref.is_available():
             count += 1
     return count
-
-
-def _secret_refs(value: Any, seen: set[int] | None = None) -> Iterable[SecretRef]:
-    seen = seen if seen is not None else set()
-    if id(value) in seen or value is None or isinstance(value, str | int | float | bool | Path):
-        return
-    seen.add(id(value))
-    if isinstance(value, SecretRef):
-        yield value
-    elif isinstance(value, dict):
-        for item in value.values():
-            yield from _secret_refs(item, seen)
-    elif isinstance(value, list | tuple | set | frozenset):
-        for item in value:
-            yield from _secret_refs(item, seen)
-    elif hasattr(value, "__dataclass_fields__"):
-        for name in value.__dataclass_fields__:
-            yield from _secret_refs(getattr(value, name), seen)
 
 
 def redact_report(report: pytest.TestReport) -> None:

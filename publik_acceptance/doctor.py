@@ -1,0 +1,175 @@
+"""`inv doctor`: know before the day. What an environment needs, and whether it is there.
+
+Read-only and quick: every secret the environment names (variables and files), the local files it
+points at, every resolver, and on every server the SSH login (host keys verified) and the rights and
+tools the run will use there (sudo as root, as the cook user, as the w.c.s. user; psql, flock,
+setsid, pgrep). Nothing is changed anywhere; each missing thing comes with what to do.
+"""
+
+from __future__ import annotations
+
+import shlex
+import shutil
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from publik_acceptance.config.environment import Environment
+from publik_acceptance.config.errors import ConfigError
+from publik_acceptance.config.secrets import secret_refs
+from publik_acceptance.evidence.probes import dns as dns_probe
+from publik_acceptance.evidence.probes.remote import RemoteError, SshPool
+from publik_acceptance.plan import Plan
+
+OK, MISSING, INFO = "ok", "missing", "info"
+MARKS = {OK: "✓", MISSING: "✗", INFO: "·"}
+SERVER_TOOLS = {  # what the run executes on a server of that role, beyond sh and coreutils
+    "hobo": ("flock", "setsid", "pgrep", "pkill", "timeout"),
+    "wcs": ("psql", "mktemp", "sha256sum"),
+}
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One thing the environment needs: there (ok), not there (missing, with a to-do), or for information."""
+
+    area: str  # secrets, local, dns, ssh
+    subject: str
+    state: str
+    detail: str = ""
+    todo: str = ""
+
+    def lines(self) -> list[str]:
+        head = f"{MARKS[self.state]} {self.area:<8} {self.subject}"
+        out = [f"{head}: {self.detail}" if self.detail else head]
+        if self.todo:
+            out.append(f"    to do: {self.todo}")
+        return out
+
+
+def secrets(env: Environment) -> Iterator[Finding]:
+    """Every secret the environment names, resolved as the run resolves it (same message everywhere)."""
+    for ref in secret_refs(env):
+        try:
+            ref.resolve()
+        except ConfigError as exc:
+            yield Finding("secrets", ref.origin, MISSING, str(exc).removeprefix(f"{ref.origin}: ").strip(": "),
+                          f"set {ref.describe()} before the run" if ref.source == "env"
+                          else f"create {ref.name}, readable by you only")
+        else:
+            yield Finding("secrets", ref.origin, OK, f"from {ref.describe()}")
+
+
+def local_files(env: Environment) -> Iterator[Finding]:
+    """Files the environment points at on this machine."""
+    ssh = env.ssh
+    known_hosts = ssh.known_hosts or Path("~/.ssh/known_hosts").expanduser()
+    files: list[tuple[str, Path | None]] = [
+        ("ssh.known_hosts", known_hosts), ("ssh.config", ssh.config), ("ssh.identity_file", ssh.identity_file),
+        ("tls.ca_bundle", env.tls.ca_bundle)]
+    files += [(f"servers.{role}.identity_file", server.identity_file) for role, server in sorted(env.servers.items())]
+    for key, path in files:
+        if path is None:
+            continue
+        if Path(path).is_file():
+            yield Finding("local", key, OK, str(path))
+        else:
+            yield Finding("local", key, MISSING, f"{path} does not exist or is not a file",
+                          f"create it, or fix {key} in {env.file}")
+    chromium = next((shutil.which(n) for n in ("chromium", "chromium-browser") if shutil.which(n)), None)
+    yield Finding("local", "chromium (screenshots, optional)", INFO,
+                  chromium or "not installed: the report will have no screenshots (apt install chromium)")
+
+
+def resolvers(plan: Plan) -> Iterator[Finding]:
+    """Each resolver answers (any answer, NXDOMAIN included: the preflight judges the names)."""
+    env = plan.environment
+    probe = plan.targets[0].hostname if plan.targets else "localhost"
+    for server in env.dns.resolvers:
+        answer = dns_probe.query(probe, server, "A", env.dns.timeout)
+        if answer.status in ("timeout", "no answer from resolver", "error"):
+            yield Finding("dns", f"resolver {server}", MISSING, f"{answer.status} for {probe}: {answer.detail}",
+                          f"check dns.resolvers in {env.file} and that this machine may reach {server}")
+        else:
+            yield Finding("dns", f"resolver {server}", OK, f"answers ({probe}: {answer.status})")
+
+
+def _needs(plan: Plan) -> dict[str, list[tuple[str, str]]]:
+    """Per server role: the (user, why) the SSH login must be able to act as, root first."""
+    env = plan.environment
+    needs: dict[str, list[tuple[str, str]]] = {role: [("root", "server facts")] for role in env.servers}
+    needs["hobo"].append((env.cook.user, "the recipe and the cook"))
+    for role, owner in sorted({(t.server, t.owner) for t in plan.targets if t.kind == "wcs"}):
+        needs[role].append((owner, "the skeleton upload and its database login"))
+    return needs
+
+
+def servers(plan: Plan, pool: SshPool) -> Iterator[Finding]:
+    """SSH login with verified host keys, then the sudo rights and tools the run uses on each server."""
+    env = plan.environment
+    for role, users in sorted(_needs(plan).items()):
+        where = pool.describe(role)
+        try:
+            pool.run(role, "true")
+        except RemoteError as exc:
+            yield Finding("ssh", where, MISSING, str(exc), "fix SSH access to this server (servers:, ssh:)")
+            continue
+        yield Finding("ssh", where, OK, "logged in, host key verified")
+        login = env.servers[role].user
+        for user, why in users:
+            if login == user or (login == "root"):
+                continue
+            prefix = "sudo -n " if user == "root" else f"sudo -n -u {shlex.quote(user)} "
+            subject = f"{where}: sudo as {user}"
+            try:
+                done = pool.run(role, f"{prefix}true")
+            except RemoteError as exc:
+                yield Finding("ssh", subject, MISSING, str(exc), "fix SSH access to this server")
+                continue
+            if done.ok:
+                yield Finding("ssh", subject, OK, why)
+            else:
+                yield Finding("ssh", subject, MISSING, f"needed for {why}: {done.stderr.strip()[:200] or 'refused'}",
+                              f"allow {login} to run commands as {user} without a password (sudoers NOPASSWD)")
+        tools = sorted({t for kind, wanted in SERVER_TOOLS.items() if _role_has(plan, role, kind) for t in wanted})
+        if tools:
+            yield from _tools(pool, role, where, tools)
+
+
+def _role_has(plan: Plan, role: str, kind: str) -> bool:
+    return role == kind if kind == "hobo" else any(t.server == role and t.kind == kind for t in plan.targets)
+
+
+def _tools(pool: SshPool, role: str, where: str, tools: list[str]) -> Iterator[Finding]:
+    script = 'for t in "$@"; do command -v "$t" >/dev/null 2>&1 || echo "$t"; done'
+    try:
+        done = pool.run(role, f"sh -c {shlex.quote(script)} sh {' '.join(shlex.quote(t) for t in tools)}")
+    except RemoteError as exc:
+        yield Finding("ssh", f"{where}: tools", MISSING, str(exc), "fix SSH access to this server")
+        return
+    absent = done.stdout.split()
+    if absent:
+        yield Finding("ssh", f"{where}: tools", MISSING, f"not found: {', '.join(absent)}",
+                      "install them on that server (postgresql-client, util-linux, procps, coreutils)")
+    else:
+        yield Finding("ssh", f"{where}: tools", OK, ", ".join(tools))
+
+
+def examine(plan: Plan, pool_factory: Callable[[Environment], SshPool] = SshPool) -> list[Finding]:
+    """Everything, in the order an operator fixes things: secrets, local files, resolvers, servers."""
+    env = plan.environment
+    findings = [*secrets(env), *local_files(env), *resolvers(plan)]
+    pool = pool_factory(env)
+    try:
+        findings += list(servers(plan, pool))
+    finally:
+        pool.close()
+    return findings
+
+
+def report(findings: list[Finding]) -> str:
+    missing = [f for f in findings if f.state == MISSING]
+    lines = [line for finding in findings for line in finding.lines()]
+    verdict = (f"{len(missing)} thing(s) missing: fix them before the day" if missing
+               else "everything the environment needs is there")
+    return "\n".join([*lines, "", verdict])

@@ -1,0 +1,45 @@
+"""`inv doctor`: against the sandbox, everything is there; each missing thing is named with a to-do."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from selftests.rig import Rig
+
+from .suite_runner import ROOT, variant
+
+
+def _doctor(env_file: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "invoke", "doctor", f"--env={env_file}"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120, check=False)
+
+
+def test_a_ready_platform_has_everything(rig: Rig) -> None:
+    rig.up()
+    done = _doctor(rig.sandbox.env_file)
+    assert done.returncode == 0, done.stdout + done.stderr
+    out = done.stdout
+    assert "everything the environment needs is there" in out
+    assert "✓ secrets" in out and "superuser_password" in out and "createdb.password" in out, out
+    assert "✓ dns      resolver" in out and "✓ ssh" in out and ": tools: " in out, out
+    assert rig.wcs_password() not in out + done.stderr
+
+
+def test_missing_secret_key_file_and_host_key_are_each_named(rig: Rig, tmp_path: Path) -> None:
+    rig.up()
+    data = yaml.safe_load(rig.sandbox.env_file.read_text())
+    data["wcs"]["skeleton"]["createdb"]["password"] = {"env": "PUBLIK_DOCTOR_UNSET_PASSWORD"}
+    bad_env = variant(rig.sandbox.env_file, tmp_path, wcs=data["wcs"],
+                      ssh={"known_hosts": str(tmp_path / "empty_known_hosts")})
+    (tmp_path / "empty_known_hosts").write_text("")
+    done = _doctor(bad_env)
+    assert done.returncode == 1, done.stdout + done.stderr
+    out = done.stdout
+    assert "✗ secrets" in out and "to do: set $PUBLIK_DOCTOR_UNSET_PASSWORD" in out, out
+    assert "✗ ssh" in out and "host key unknown" in out, out
+    assert "thing(s) missing" in out
+    assert "Traceback" not in done.stderr, done.stderr
