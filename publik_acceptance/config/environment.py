@@ -2,15 +2,16 @@
 
 An environment file describes one platform (preprod, prod, the sandbox…): its servers, resolvers,
 TLS policy, paths, per-service overrides, cook command and timeouts, and the instances to deploy
-with their recipes. Every key is documented in the README. Relative paths are taken from the
-environment file's own directory. Errors raise ConfigError naming the file and key path.
+with their recipes. Each key is declared once, on its dataclass field (`doc()` metadata): type, default,
+and the doc and example that config/reference.py writes into the README. Relative paths are taken from
+the environment file's own directory. Errors raise ConfigError naming the file and key path.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import yaml
@@ -18,7 +19,7 @@ import yaml
 from publik_acceptance.config.catalogue import SERVICE_KINDS, WCS_DATABASE_TEMPLATE, WCS_SKELETONS_DIR
 from publik_acceptance.config.errors import ConfigError
 from publik_acceptance.config.naming import hostname_problem
-from publik_acceptance.config.schema import Node
+from publik_acceptance.config.schema import Node, Section, default_of, doc
 from publik_acceptance.config.secrets import SecretRef, read_secret_ref
 
 ENVIRONMENTS_DIR = Path(__file__).resolve().parents[2] / "environments"
@@ -44,12 +45,24 @@ class SshServer:
 
 @dataclass(frozen=True)
 class SshSettings:
-    known_hosts: Path | None = None  # None: ~/.ssh/known_hosts
-    config: Path | None = None
-    identity_file: Path | None = None
-    connect_timeout: float = 10.0
-    command_timeout: float = 60.0
-    unknown_host_keys: str = "reject"  # or "accept": trust on first use, recorded in the report
+    known_hosts: Path | None = field(
+        default=None, metadata=doc("null: ~/.ssh/known_hosts. Unknown or changed host keys are refused")
+    )
+    config: Path | None = field(
+        default=None, metadata=doc("an ssh_config file to honour (HostName, Port, User, IdentityFile)")
+    )
+    identity_file: Path | None = field(
+        default=None, metadata=doc("default key for every server (agent and ~/.ssh keys are also tried)")
+    )
+    connect_timeout: float = field(default=10.0, metadata=doc("seconds"))
+    command_timeout: float = field(default=60.0, metadata=doc("seconds, per remote command"))
+    unknown_host_keys: str = field(
+        default="reject",
+        metadata=doc(
+            "reject (default) | accept: trust on first use: the first key each host offers\n"
+            "is pinned for the run, shown in the report; refused with protected: true"
+        ),
+    )
 
 
 @dataclass(frozen=True)
@@ -64,120 +77,166 @@ class Resolver:
 
 @dataclass(frozen=True)
 class DnsSettings:
-    resolvers: tuple[Resolver, ...]
-    expect_addresses: tuple[str, ...] = ()
-    timeout: float = 3.0
-    ipv6: bool = True
+    resolvers: tuple[Resolver, ...] = field(
+        metadata=doc('required: "address[:port]" (IPv6 as "[::1]:5353"); all must agree', example='["192.0.2.53"]')
+    )
+    expect_addresses: tuple[str, ...] = field(
+        default=(), metadata=doc("optional: every answer must be one of these", example='["192.0.2.10", "192.0.2.11"]')
+    )
+    timeout: float = field(default=3.0, metadata=doc("seconds per query"))
+    ipv6: bool = field(default=True, metadata=doc("also query AAAA"))
 
 
 @dataclass(frozen=True)
 class TlsSettings:
-    ca_bundle: Path | None = None
-    min_days_valid: int = 21
+    ca_bundle: Path | None = field(default=None, metadata=doc("null: the system trust store; else a PEM file"))
+    min_days_valid: int = field(default=21, metadata=doc("fewer days left fails"))
 
 
 @dataclass(frozen=True)
 class NotFoundSignature:
     """What an application 404 looks like, to tell it from a frontend's default-vhost 404."""
 
-    status: int = 404
-    body_pattern: str | None = None
-    header: str | None = None
-    header_pattern: str | None = None
+    status: int = field(default=404, metadata=doc())
+    body_pattern: str | None = field(
+        default=None, metadata=doc("regex the body must match (tells the app's 404 from a frontend's)")
+    )
+    header: str | None = field(default=None, metadata=doc("a header that must be present…"))
+    header_pattern: str | None = field(default=None, metadata=doc("…and match this regex"))
 
 
 @dataclass(frozen=True)
 class HttpSettings:
-    port: int = 443
-    timeout: float = 10.0
-    concurrency: int = 32
-    per_address_concurrency: int = 8
-    not_found: NotFoundSignature = field(default_factory=NotFoundSignature)
+    port: int = field(default=443, metadata=doc("HTTPS port of the frontends"))
+    timeout: float = field(
+        default=10.0, metadata=doc("seconds for a whole request: connect, TLS handshake and response")
+    )
+    concurrency: int = field(default=32, metadata=doc("probes in flight overall"))
+    per_address_concurrency: int = field(default=8, metadata=doc("probes in flight per frontend address"))
+    not_found: NotFoundSignature = field(
+        default_factory=NotFoundSignature, metadata=doc("what the services' own 404 looks like before cook")
+    )
 
 
 @dataclass(frozen=True)
 class PageExpectationOverride:
-    status: int | None = None
-    contains: tuple[str, ...] | None = None
-    title: str | None = None
-    password_form: bool | None = None
-    login_path: str | None = None
-    redirect_to: str | None = None  # "authentic", "portal" or an absolute URL
+    status: int | None = field(default=None, metadata=doc(example="200"))
+    contains: tuple[str, ...] | None = field(
+        default=None,
+        metadata=doc(example='["Votre installation de Combo fonctionne", "Le site est actuellement vide"]'),
+    )
+    title: str | None = field(default=None, metadata=doc("<title> must contain this"))
+    password_form: bool | None = field(default=None, metadata=doc(example="false"))
+    login_path: str | None = field(
+        default=None, metadata=doc("where login redirect chains must end", example="/login/")
+    )
+    redirect_to: str | None = field(
+        default=None, metadata=doc('"authentic", "portal", or an https:// URL for the first redirect')
+    )
 
 
 @dataclass(frozen=True)
 class ServiceSettings:
-    owner: str | None = None
-    database: str | None = None
-    tenants_dir: str | None = None
-    server: str | None = None
-    not_found: NotFoundSignature | None = None
-    expect: PageExpectationOverride = field(default_factory=PageExpectationOverride)
+    owner: str | None = field(default=None, metadata=doc("tenant directory owner", example="combo"))
+    database: str | None = field(default=None, metadata=doc("the Django service's database", example="combo"))
+    tenants_dir: str | None = field(default=None, metadata=doc(example="/var/lib/combo/tenants"))
+    server: str | None = field(default=None, metadata=doc("SSH role holding the tenants", example="hobo"))
+    not_found: NotFoundSignature | None = field(
+        default=None, metadata=doc("as http.not_found, for this service", example="{status: 404}")
+    )
+    expect: PageExpectationOverride = field(
+        default_factory=PageExpectationOverride, metadata=doc("what / shows once deployed")
+    )
 
 
 @dataclass(frozen=True)
 class DbParams:
-    host: str
-    port: int = 5432
-    user: str = "wcs"
-    password: SecretRef | None = None
-    database: str | None = None
+    host: str = field(metadata=doc())
+    port: int = field(default=5432, metadata=doc())
+    user: str = field(default="wcs", metadata=doc())
+    password: SecretRef | None = field(default=None, metadata=doc())
+    database: str | None = field(default=None, metadata=doc())
 
 
 @dataclass(frozen=True)
 class SkeletonSettings:
     """Inputs of `inv render`: templates under `source` filled with these values."""
 
-    source: Path
-    createdb: DbParams
-    runtime: DbParams
-    homepage_redirect_url: str = "[portal_url]"
-    language: str = "fr"
-    error_email: str | None = None
-    from_email: str | None = None
+    source: Path = field(metadata=doc(example="../fixtures/wcs-skeleton"))
+    createdb: DbParams = field(
+        metadata=doc(
+            example="{host: db1.example.fr, port: 5432, user: wcs, password: {env: PUBLIK_WCS_DB_PASSWORD}, "
+            "database: postgres}"
+        )
+    )
+    runtime: DbParams = field(
+        metadata=doc(
+            "postgresql.host/port/user/password of config.json (default: as createdb)", optional=True, example="null"
+        )
+    )
+    homepage_redirect_url: str = field(
+        default="[portal_url]", metadata=doc("w.c.s. expands [portal_url] to the user portal")
+    )
+    language: str = field(default="fr", metadata=doc())
+    error_email: str | None = field(default=None, metadata=doc())
+    from_email: str | None = field(default=None, metadata=doc())
 
 
 @dataclass(frozen=True)
 class WcsSettings:
-    skeletons_dir: str = WCS_SKELETONS_DIR
-    database_template: str = WCS_DATABASE_TEMPLATE
-    skeleton_file: Path | None = None  # a ready modele.zip to upload instead of rendering one
-    skeleton: SkeletonSettings | None = None
+    skeletons_dir: str = field(default=WCS_SKELETONS_DIR, metadata=doc())
+    database_template: str = field(default=WCS_DATABASE_TEMPLATE, metadata=doc("the skeleton's database-template-name"))
+    skeleton_file: Path | None = field(
+        default=None, metadata=doc("a ready modele.zip to upload instead of rendering one")
+    )
+    skeleton: SkeletonSettings | None = field(
+        default=None, metadata=doc("how `inv render` builds modele.zip from fixtures/wcs-skeleton/")
+    )
 
 
 @dataclass(frozen=True)
 class DirectDatabase:
-    host: str
-    port: int = 5432
-    user: str = "postgres"
-    password: SecretRef | None = None
-    dbname: str = "postgres"
+    host: str = field(metadata=doc())
+    port: int = field(default=5432, metadata=doc())
+    user: str = field(default="postgres", metadata=doc())
+    password: SecretRef | None = field(default=None, metadata=doc())
+    dbname: str = field(default="postgres", metadata=doc())
 
 
 @dataclass(frozen=True)
 class DatabaseSettings:
-    server: str = "database"
-    psql: str = DEFAULT_PSQL
-    direct: DirectDatabase | None = None
+    server: str = field(default="database", metadata=doc("SSH role where psql runs"))
+    psql: str = field(default=DEFAULT_PSQL, metadata=doc())
+    direct: DirectDatabase | None = field(
+        default=None, metadata=doc("or {host, port, user, password: {env: …}, dbname}: connect with psycopg instead")
+    )
 
 
 @dataclass(frozen=True)
 class CookSettings:
-    command: str = DEFAULT_COOK_COMMAND
-    check_command: str = DEFAULT_COOK_CHECK
-    user: str = "hobo"
-    timeout: float = 900.0
-    upload_dir: str = "/tmp"
+    command: str = field(default=DEFAULT_COOK_COMMAND, metadata=doc("{recipe}: the uploaded recipe's path"))
+    check_command: str = field(default=DEFAULT_COOK_CHECK, metadata=doc("preflight: proves the cook user may run it"))
+    user: str = field(default="hobo", metadata=doc("owner of the uploaded recipe (mode 0600)"))
+    timeout: float = field(default=900.0, metadata=doc("seconds"))
+    upload_dir: str = field(
+        default="/tmp", metadata=doc("the recipe goes into a private (mktemp -d, 0700) directory made here")
+    )
     # A directory made with mkdir inside a directory only root may use (created 0700 if missing).
-    lock_file: str = "/run/publik-acceptance/cook.lock"
+    lock_file: str = field(
+        default="/run/publik-acceptance/cook.lock",
+        metadata=doc(
+            "made with mkdir in a directory only root may use (created\n"
+            "0700); never directly in /tmp, /run/lock or another shared directory"
+        ),
+    )
 
 
 @dataclass(frozen=True)
 class PostdeploySettings:
-    deadline: float = 600.0
-    poll_interval: float = 5.0
-    first_poll: float = 0.5
-    stable_polls: int = 3
+    deadline: float = field(default=600.0, metadata=doc("seconds to wait for the asynchronous deployment"))
+    poll_interval: float = field(default=5.0, metadata=doc("seconds between polls of what is not ready yet"))
+    first_poll: float = field(default=0.5, metadata=doc("the first re-poll comes sooner"))
+    stable_polls: int = field(default=3, metadata=doc("a wrong state seen this many polls in a row fails early"))
 
 
 DEFAULT_RUN_DEADLINE = 3600.0
@@ -188,52 +247,108 @@ class RunSettings:
     """The whole run's deadline (`run.deadline`): past it no check starts and the cook is never started.
     None: DEFAULT_RUN_DEADLINE, or more when cook.timeout and postdeploy.deadline need it (deadline.py)."""
 
-    deadline: float | None = None
+    deadline: float | None = field(
+        default=None,
+        metadata=doc(
+            "seconds for the whole run (default 3600, or cook.timeout + postdeploy.deadline\n"
+            "+ 600 when larger); --deadline SECONDS overrides it"
+        ),
+    )
 
 
 @dataclass(frozen=True)
 class MirrorOf:
-    environment: str
-    strip: str = ""
-    add: str = ""
+    environment: str = field(metadata=doc())
+    strip: str = field(default="", metadata=doc())
+    add: str = field(default="", metadata=doc())
 
 
 @dataclass(frozen=True)
 class Waiver:
     """A preflight check that may fail or be skipped without closing the gate, and why."""
 
-    test: str  # pattern on the test id, `*` and `?` as wildcards, e.g. "test_tls[combo|*]"
-    reason: str
+    test: str = field(metadata=doc())  # pattern on the test id, `*` and `?` as wildcards, e.g. "test_tls[combo|*]"
+    reason: str = field(metadata=doc())
 
 
 @dataclass(frozen=True)
 class Instance:
-    name: str
-    recipe: Path
-    superuser_password: SecretRef
-    expect_hostnames: tuple[str, ...] = ()
+    name: str = field(metadata=doc("required, unique", example="macollectivite"))
+    recipe: Path = field(
+        metadata=doc("required: the recipe to cook", example="../fixtures/recipes/macollectivite-preprod.json")
+    )
+    superuser_password: SecretRef = field(
+        metadata=doc(
+            "required: injected into create-superuser at cook time", example="{env: PUBLIK_SUPERUSER_PASSWORD}"
+        )
+    )
+    expect_hostnames: tuple[str, ...] = field(
+        default=(),
+        metadata=doc(
+            "optional: the hostnames this instance must have; drift either way fails preflight", example="[...]"
+        ),
+    )
 
 
-@dataclass(frozen=True)
+# How the README shows `servers`: entries by role, then what a role's name means.
+_SERVERS_EXAMPLE = (
+    ('hobo: {ssh: "admin@app1.example.fr"}', '"[user@]host[:port]", or with port: / identity_file:'),
+    ('wcs: {ssh: "admin@app1.example.fr"}', "holds w.c.s. tenants and the skeletons directory"),
+    ('database: {ssh: "admin@db1.example.fr"}', "where psql runs (see database:)"),
+    ("", "a role named like a service kind (combo, authentic, passerelle…) holds that service's tenants;"),
+    ("", "otherwise services live on `hobo` (or set services.<kind>.server)"),
+)
+
+
+@dataclass(frozen=True, kw_only=True)
 class Environment:
+    """A whole environment file, in the order the README shows it."""
+
     file: Path
-    platform: str
-    instances: tuple[Instance, ...]
-    servers: dict[str, SshServer]
-    dns: DnsSettings
-    protected: bool = False
-    ssh: SshSettings = field(default_factory=SshSettings)
-    tls: TlsSettings = field(default_factory=TlsSettings)
-    http: HttpSettings = field(default_factory=HttpSettings)
-    paths_root: str = "/"
-    services: dict[str, ServiceSettings] = field(default_factory=dict)
-    wcs: WcsSettings = field(default_factory=WcsSettings)
-    database: DatabaseSettings = field(default_factory=DatabaseSettings)
-    cook: CookSettings = field(default_factory=CookSettings)
-    postdeploy: PostdeploySettings = field(default_factory=PostdeploySettings)
-    run: RunSettings = field(default_factory=RunSettings)
-    mirror_of: MirrorOf | None = None
-    waivers: tuple[Waiver, ...] = ()
+    platform: str = field(metadata=doc("required: the platform's name (letters, digits, - _ .)", example="preprod"))
+    protected: bool = field(default=False, metadata=doc("true (prod): the cook needs --ticket and a confirmation"))
+    instances: tuple[Instance, ...] = field(metadata=doc("required, at least one"))
+    servers: dict[str, SshServer] = field(
+        metadata=doc(
+            "required: SSH targets by role; `hobo` is required (the cook runs there)", example=_SERVERS_EXAMPLE
+        )
+    )
+    ssh: SshSettings = field(default_factory=SshSettings, metadata=doc())
+    dns: DnsSettings = field(metadata=doc())
+    tls: TlsSettings = field(default_factory=TlsSettings, metadata=doc())
+    http: HttpSettings = field(default_factory=HttpSettings, metadata=doc())
+    paths_root: str = field(
+        default="/",
+        metadata=doc("prefix of every server path (the sandbox uses its state directory)", key="paths.root"),
+    )
+    services: dict[str, ServiceSettings] = field(
+        default_factory=dict,
+        metadata=doc(
+            "per service kind (hobo, authentic, combo, wcs, passerelle, fargo, chrono,\n"
+            "bijoe, lingo, welco): override the catalogue",
+            example_key="combo",
+        ),
+    )
+    wcs: WcsSettings = field(default_factory=WcsSettings, metadata=doc())
+    database: DatabaseSettings = field(default_factory=DatabaseSettings, metadata=doc())
+    cook: CookSettings = field(default_factory=CookSettings, metadata=doc())
+    run: RunSettings = field(default_factory=RunSettings, metadata=doc())
+    postdeploy: PostdeploySettings = field(default_factory=PostdeploySettings, metadata=doc())
+    mirror_of: MirrorOf | None = field(
+        default=None,
+        metadata=doc(
+            'prod: {environment: preprod, strip: "preprod-", add: ""}: every hostname\n'
+            "of preprod (minus the prefix) must exist here too"
+        ),
+    )
+    waivers: tuple[Waiver, ...] = field(
+        default=(),
+        metadata=doc(
+            '[{test: "test_tls[hobo|*]", reason: "…"}]: preflight checks that may fail\n'
+            "or be skipped without closing the gate (the reason goes in the report)",
+            key="gate.waive",
+        ),
+    )
 
     def server_path(self, path: str) -> str:
         """A server-side path under the environment's paths root (the sandbox uses a prefix)."""
@@ -271,35 +386,29 @@ def load_environment(name_or_path: str | Path) -> Environment:
     return parse_environment(Node(data, path), path.parent)
 
 
-_TOP_KEYS = {
-    "platform", "protected", "instances", "servers", "ssh", "dns", "tls", "http", "paths",
-    "services", "wcs", "database", "cook", "postdeploy", "mirror_of", "gate", "run",
-}
-
-
 def parse_environment(root: Node, base: Path) -> Environment:
-    root.mapping(allowed=_TOP_KEYS, required={"platform", "instances", "servers", "dns"})
-    servers = _servers(root.get("servers"), base)
-    services = _services(root.get("services", {}))
+    top = Section(root, Environment)
+    servers = _servers(top.get("servers"), base)
+    services = _services(top.get("services"))
     env = Environment(
         file=root.file,
-        platform=_slug(root.get("platform")),
-        protected=root.get("protected", False).bool(),
-        instances=_instances(root.get("instances"), base),
+        platform=_slug(top.get("platform")),
+        protected=top.get("protected").bool(),
+        instances=_instances(top.get("instances"), base),
         servers=servers,
-        ssh=_ssh(root.get("ssh", {}), base),
-        dns=_dns(root.get("dns")),
-        tls=_tls(root.get("tls", {}), base),
-        http=_http(root.get("http", {})),
-        paths_root=_absolute(root.get("paths", {}).mapping(allowed={"root"}).get("root", "/")),
+        ssh=_ssh(top.get("ssh"), base),
+        dns=_dns(top.get("dns")),
+        tls=_tls(top.get("tls"), base),
+        http=_http(top.get("http")),
+        paths_root=_absolute(top.get("paths.root")),
         services=services,
-        wcs=_wcs(root.get("wcs", {}), base),
-        database=_database(root.get("database", {}), base),
-        cook=_cook(root.get("cook", {})),
-        postdeploy=_postdeploy(root.get("postdeploy", {})),
-        run=_run(root.get("run", {})),
-        mirror_of=_mirror_of(root.get("mirror_of", None)),
-        waivers=_waivers(root.get("gate", {})),
+        wcs=_wcs(top.get("wcs"), base),
+        database=_database(top.get("database"), base),
+        cook=_cook(top.get("cook")),
+        postdeploy=_postdeploy(top.get("postdeploy")),
+        run=_run(top.get("run")),
+        mirror_of=_mirror_of(top.get("mirror_of")),
+        waivers=_waivers(top.get("gate.waive")),
     )
     _check_roles(root, env)
     _check_host_key_policy(root, env)
@@ -323,11 +432,8 @@ def _absolute(node: Node) -> str:
 def _instances(node: Node, base: Path) -> tuple[Instance, ...]:
     instances = []
     names: set[str] = set()
-    for item in node.list(allow_empty=False):
-        item.mapping(
-            allowed={"name", "recipe", "superuser_password", "expect_hostnames"},
-            required={"name", "recipe", "superuser_password"},
-        )
+    for node_item in node.list(allow_empty=False):
+        item = Section(node_item, Instance)
         name = _slug(item.get("name"))
         if name in names:
             raise item.get("name").error(f"instance {name!r} is listed twice")
@@ -337,7 +443,7 @@ def _instances(node: Node, base: Path) -> tuple[Instance, ...]:
                 name=name,
                 recipe=item.get("recipe").local_path(base, must_exist=True),
                 superuser_password=read_secret_ref(item.get("superuser_password"), base),
-                expect_hostnames=_hostnames(item.get("expect_hostnames", [])),
+                expect_hostnames=_hostnames(item.get("expect_hostnames")),
             )
         )
     return tuple(instances)
@@ -351,7 +457,7 @@ def _servers(node: Node, base: Path) -> dict[str, SshServer]:
         item.mapping(allowed={"ssh", "port", "identity_file"}, required={"ssh"})
         target = item.get("ssh").str()
         user, _, host = target.rpartition("@")
-        port = item.get("port", 22).int(1, 65535)
+        port = item.get("port", default_of(SshServer, "port")).int(1, 65535)
         if host.count(":") == 1:
             host, _, raw_port = host.partition(":")
             if not raw_port.isdigit():
@@ -410,17 +516,14 @@ def _db_host(node: Node) -> str:
 
 
 def _ssh(node: Node, base: Path) -> SshSettings:
-    node.mapping(
-        allowed={"known_hosts", "config", "identity_file", "connect_timeout", "command_timeout",
-                 "unknown_host_keys"}
-    )
+    s = Section(node, SshSettings)
     return SshSettings(
-        known_hosts=node.get("known_hosts", None).local_path(base, must_exist=True, nullable=True),
-        config=node.get("config", None).local_path(base, must_exist=True, nullable=True),
-        identity_file=node.get("identity_file", None).local_path(base, nullable=True),
-        connect_timeout=node.get("connect_timeout", 10).number(0.1, 300),
-        command_timeout=node.get("command_timeout", 60).number(0.1, 3600),
-        unknown_host_keys=node.get("unknown_host_keys", "reject").choice(("reject", "accept")),
+        known_hosts=s.get("known_hosts").local_path(base, must_exist=True, nullable=True),
+        config=s.get("config").local_path(base, must_exist=True, nullable=True),
+        identity_file=s.get("identity_file").local_path(base, nullable=True),
+        connect_timeout=s.get("connect_timeout").number(0.1, 300),
+        command_timeout=s.get("command_timeout").number(0.1, 3600),
+        unknown_host_keys=s.get("unknown_host_keys").choice(("reject", "accept")),
     )
 
 
@@ -456,33 +559,33 @@ def _ip(node: Node) -> str:
 
 
 def _dns(node: Node) -> DnsSettings:
-    node.mapping(allowed={"resolvers", "expect_addresses", "timeout", "ipv6"}, required={"resolvers"})
+    s = Section(node, DnsSettings)
     return DnsSettings(
-        resolvers=tuple(parse_resolver(r) for r in node.get("resolvers").list(allow_empty=False)),
-        expect_addresses=tuple(_ip(a) for a in node.get("expect_addresses", []).list()),
-        timeout=node.get("timeout", 3).number(0.01, 60),
-        ipv6=node.get("ipv6", True).bool(),
+        resolvers=tuple(parse_resolver(r) for r in s.get("resolvers").list(allow_empty=False)),
+        expect_addresses=tuple(_ip(a) for a in s.get("expect_addresses").list()),
+        timeout=s.get("timeout").number(0.01, 60),
+        ipv6=s.get("ipv6").bool(),
     )
 
 
 def _tls(node: Node, base: Path) -> TlsSettings:
-    node.mapping(allowed={"ca_bundle", "min_days_valid"})
+    s = Section(node, TlsSettings)
     return TlsSettings(
-        ca_bundle=node.get("ca_bundle", None).local_path(base, must_exist=True, nullable=True),
-        min_days_valid=node.get("min_days_valid", 21).int(0, 3650),
+        ca_bundle=s.get("ca_bundle").local_path(base, must_exist=True, nullable=True),
+        min_days_valid=s.get("min_days_valid").int(0, 3650),
     )
 
 
 def _not_found(node: Node) -> NotFoundSignature:
-    node.mapping(allowed={"status", "body_pattern", "header", "header_pattern"})
+    s = Section(node, NotFoundSignature)
     signature = NotFoundSignature(
-        status=node.get("status", 404).int(100, 599),
-        body_pattern=_regex(node.get("body_pattern", None)),
-        header=node.get("header", None).str(nullable=True),
-        header_pattern=_regex(node.get("header_pattern", None)),
+        status=s.get("status").int(100, 599),
+        body_pattern=_regex(s.get("body_pattern")),
+        header=s.get("header").str(nullable=True),
+        header_pattern=_regex(s.get("header_pattern")),
     )
     if signature.header_pattern and not signature.header:
-        raise node.error("header_pattern needs header (the header's name)", "header_pattern")
+        raise s.error("header_pattern needs header (the header's name)", "header_pattern")
     return signature
 
 
@@ -497,122 +600,118 @@ def _regex(node: Node) -> str | None:
 
 
 def _http(node: Node) -> HttpSettings:
-    node.mapping(allowed={"port", "timeout", "concurrency", "per_address_concurrency", "not_found"})
+    s = Section(node, HttpSettings)
     return HttpSettings(
-        port=node.get("port", 443).int(1, 65535),
-        timeout=node.get("timeout", 10).number(0.1, 600),
-        concurrency=node.get("concurrency", 32).int(1, 512),
-        per_address_concurrency=node.get("per_address_concurrency", 8).int(1, 512),
-        not_found=_not_found(node.get("not_found", {})),
+        port=s.get("port").int(1, 65535),
+        timeout=s.get("timeout").number(0.1, 600),
+        concurrency=s.get("concurrency").int(1, 512),
+        per_address_concurrency=s.get("per_address_concurrency").int(1, 512),
+        not_found=_not_found(s.get("not_found")),
     )
 
 
 def _expect(node: Node) -> PageExpectationOverride:
-    node.mapping(allowed={"status", "contains", "title", "password_form", "login_path", "redirect_to"})
-    contains = node.get("contains", None)
-    redirect_to = node.get("redirect_to", None).str(nullable=True)
+    s = Section(node, PageExpectationOverride)
+    contains = s.get("contains")
+    redirect_to = s.get("redirect_to").str(nullable=True)
     if redirect_to and redirect_to not in ("authentic", "portal") and not redirect_to.startswith("https://"):
-        raise node.error("use 'authentic', 'portal' or an https:// URL", "redirect_to")
+        raise s.error("use 'authentic', 'portal' or an https:// URL", "redirect_to")
     return PageExpectationOverride(
-        status=node.get("status", None).int(100, 599) if node.has("status") else None,
+        status=s.get("status").int(100, 599) if s.has("status") else None,
         contains=contains.str_list() if contains.value is not None else None,
-        title=node.get("title", None).str(nullable=True),
-        password_form=node.get("password_form").bool() if node.has("password_form") else None,
-        login_path=node.get("login_path", None).str(nullable=True),
+        title=s.get("title").str(nullable=True),
+        password_form=s.get("password_form").bool() if s.has("password_form") else None,
+        login_path=s.get("login_path").str(nullable=True),
         redirect_to=redirect_to,
     )
 
 
 def _services(node: Node) -> dict[str, ServiceSettings]:
     services = {}
-    for kind, item in node.mapping(allowed=set(SERVICE_KINDS)).items():
-        item.mapping(allowed={"owner", "database", "tenants_dir", "server", "not_found", "expect"})
+    for kind, node_item in node.mapping(allowed=set(SERVICE_KINDS)).items():
+        item = Section(node_item, ServiceSettings)
         services[kind] = ServiceSettings(
-            owner=item.get("owner", None).str(nullable=True),
-            database=item.get("database", None).str(nullable=True),
+            owner=item.get("owner").str(nullable=True),
+            database=item.get("database").str(nullable=True),
             tenants_dir=_absolute(item.get("tenants_dir")) if item.has("tenants_dir") else None,
-            server=item.get("server", None).str(nullable=True),
+            server=item.get("server").str(nullable=True),
             not_found=_not_found(item.get("not_found")) if item.has("not_found") else None,
-            expect=_expect(item.get("expect", {})),
+            expect=_expect(item.get("expect")),
         )
     return services
 
 
-def _db_params(node: Node, base: Path, default_user: str) -> DbParams:
-    node.mapping(allowed={"host", "port", "user", "password", "database"}, required={"host"})
+def _db_params(node: Node, base: Path) -> DbParams:
+    s = Section(node, DbParams)
     return DbParams(
-        host=_db_host(node.get("host")),
-        port=node.get("port", 5432).int(1, 65535),
-        user=node.get("user", default_user).str(),
-        password=read_secret_ref(node.get("password", None), base, nullable=True),
-        database=node.get("database", None).str(nullable=True),
+        host=_db_host(s.get("host")),
+        port=s.get("port").int(1, 65535),
+        user=s.get("user").str(),
+        password=read_secret_ref(s.get("password"), base, nullable=True),
+        database=s.get("database").str(nullable=True),
     )
 
 
 def _wcs(node: Node, base: Path) -> WcsSettings:
-    node.mapping(allowed={"skeletons_dir", "database_template", "skeleton_file", "skeleton"})
-    template = node.get("database_template", WCS_DATABASE_TEMPLATE).str()
+    s = Section(node, WcsSettings)
+    template = s.get("database_template").str()
     if template.count("%s") + template.count("%(domain_database_name)s") != 1:
-        raise node.error(f"must contain %s exactly once, got {template!r}", "database_template")
-    skeleton = None
-    if node.has("skeleton"):
-        sk = node.get("skeleton").mapping(
-            allowed={"source", "createdb", "runtime", "homepage_redirect_url", "language",
-                     "error_email", "from_email"},
-            required={"source", "createdb"},
-        )
-        createdb = _db_params(sk.get("createdb"), base, "wcs")
-        if createdb.database is None:
-            createdb = DbParams(createdb.host, createdb.port, createdb.user, createdb.password, "postgres")
-        skeleton = SkeletonSettings(
-            source=sk.get("source").local_path(base, must_exist=True),
-            createdb=createdb,
-            runtime=_db_params(sk.get("runtime"), base, "wcs") if sk.has("runtime") else createdb,
-            homepage_redirect_url=sk.get("homepage_redirect_url", "[portal_url]").str(),
-            language=sk.get("language", "fr").str(),
-            error_email=sk.get("error_email", None).str(nullable=True),
-            from_email=sk.get("from_email", None).str(nullable=True),
-        )
+        raise s.error(f"must contain %s exactly once, got {template!r}", "database_template")
     return WcsSettings(
-        skeletons_dir=_absolute(node.get("skeletons_dir", WCS_SKELETONS_DIR)),
+        skeletons_dir=_absolute(s.get("skeletons_dir")),
         database_template=template,
-        skeleton_file=node.get("skeleton_file", None).local_path(base, must_exist=True, nullable=True),
-        skeleton=skeleton,
+        skeleton_file=s.get("skeleton_file").local_path(base, must_exist=True, nullable=True),
+        skeleton=_skeleton(s.get("skeleton"), base) if s.has("skeleton") else None,
+    )
+
+
+def _skeleton(node: Node, base: Path) -> SkeletonSettings:
+    sk = Section(node, SkeletonSettings)
+    createdb = _db_params(sk.get("createdb"), base)
+    if createdb.database is None:
+        createdb = replace(createdb, database="postgres")  # createdb connects to a database that always exists
+    return SkeletonSettings(
+        source=sk.get("source").local_path(base, must_exist=True),
+        createdb=createdb,
+        runtime=_db_params(sk.get("runtime"), base) if sk.has("runtime") else createdb,
+        homepage_redirect_url=sk.get("homepage_redirect_url").str(),
+        language=sk.get("language").str(),
+        error_email=sk.get("error_email").str(nullable=True),
+        from_email=sk.get("from_email").str(nullable=True),
     )
 
 
 def _database(node: Node, base: Path) -> DatabaseSettings:
-    node.mapping(allowed={"server", "psql", "direct"})
+    s = Section(node, DatabaseSettings)
     direct = None
-    if node.has("direct"):
-        d = node.get("direct").mapping(allowed={"host", "port", "user", "password", "dbname"},
-                                       required={"host"})
+    if s.has("direct"):
+        d = Section(s.get("direct"), DirectDatabase)
         direct = DirectDatabase(
             host=_db_host(d.get("host")),
-            port=d.get("port", 5432).int(1, 65535),
-            user=d.get("user", "postgres").str(),
-            password=read_secret_ref(d.get("password", None), base, nullable=True),
-            dbname=d.get("dbname", "postgres").str(),
+            port=d.get("port").int(1, 65535),
+            user=d.get("user").str(),
+            password=read_secret_ref(d.get("password"), base, nullable=True),
+            dbname=d.get("dbname").str(),
         )
     return DatabaseSettings(
-        server=node.get("server", "database").str(),
-        psql=node.get("psql", DEFAULT_PSQL).str(),
+        server=s.get("server").str(),
+        psql=s.get("psql").str(),
         direct=direct,
     )
 
 
 def _cook(node: Node) -> CookSettings:
-    node.mapping(allowed={"command", "check_command", "user", "timeout", "upload_dir", "lock_file"})
-    command = node.get("command", DEFAULT_COOK_COMMAND).str()
+    s = Section(node, CookSettings)
+    command = s.get("command").str()
     if "{recipe}" not in command:
-        raise node.error(f"must contain {{recipe}}, got {command!r}", "command")
+        raise s.error(f"must contain {{recipe}}, got {command!r}", "command")
     return CookSettings(
         command=command,
-        check_command=node.get("check_command", DEFAULT_COOK_CHECK).str(),
-        user=node.get("user", "hobo").str(),
-        timeout=node.get("timeout", 900).number(1, 86400),
-        upload_dir=_absolute(node.get("upload_dir", "/tmp")),
-        lock_file=_lock_file(node.get("lock_file", CookSettings.lock_file)),
+        check_command=s.get("check_command").str(),
+        user=s.get("user").str(),
+        timeout=s.get("timeout").number(1, 86400),
+        upload_dir=_absolute(s.get("upload_dir")),
+        lock_file=_lock_file(s.get("lock_file")),
     )
 
 
@@ -626,24 +725,23 @@ def _lock_file(node: Node) -> str:
     parent = value.rstrip("/").rpartition("/")[0] or "/"
     if parent in ("/", *SHARED_DIRS) or any(part in (".", "..") for part in value.split("/")):
         raise node.error(f"{value!r} must be inside a directory of its own that only root may use, e.g. "
-                         f"{CookSettings.lock_file} (not directly in {parent}, which others can write or share)")
+                         f"{default_of(CookSettings, 'lock_file')} (not directly in {parent}, which others can "
+                         "write or share)")
     return value
 
 
 def _postdeploy(node: Node) -> PostdeploySettings:
-    node.mapping(allowed={"deadline", "poll_interval", "first_poll", "stable_polls"})
-    settings = PostdeploySettings(
-        deadline=node.get("deadline", 600).number(0, 86400),
-        poll_interval=node.get("poll_interval", 5).number(0.05, 3600),
-        first_poll=node.get("first_poll", 0.5).number(0.01, 3600),
-        stable_polls=node.get("stable_polls", 3).int(1, 100),
+    s = Section(node, PostdeploySettings)
+    return PostdeploySettings(
+        deadline=s.get("deadline").number(0, 86400),
+        poll_interval=s.get("poll_interval").number(0.05, 3600),
+        first_poll=s.get("first_poll").number(0.01, 3600),
+        stable_polls=s.get("stable_polls").int(1, 100),
     )
-    return settings
 
 
 def _run(node: Node) -> RunSettings:
-    node.mapping(allowed={"deadline"})
-    given = node.get("deadline", None)
+    given = Section(node, RunSettings).get("deadline")
     return RunSettings(deadline=None if given.value is None else given.number(1, 7 * 86400))
 
 
@@ -652,11 +750,11 @@ def _mirror_of(node: Node) -> MirrorOf | None:
         return None
     if isinstance(node.value, str):
         return MirrorOf(environment=node.value)
-    node.mapping(allowed={"environment", "strip", "add"}, required={"environment"})
+    s = Section(node, MirrorOf)
     return MirrorOf(
-        environment=node.get("environment").str(),
-        strip=_hostname_part(node.get("strip", "")),
-        add=_hostname_part(node.get("add", "")),
+        environment=s.get("environment").str(),
+        strip=_hostname_part(s.get("strip")),
+        add=_hostname_part(s.get("add")),
     )
 
 
@@ -669,10 +767,9 @@ def _hostname_part(node: Node) -> str:
 
 
 def _waivers(node: Node) -> tuple[Waiver, ...]:
-    node.mapping(allowed={"waive"})
     waivers = []
-    for item in node.get("waive", []).list():
-        item.mapping(allowed={"test", "reason"}, required={"test", "reason"})
+    for node_item in node.list():
+        item = Section(node_item, Waiver)
         waivers.append(Waiver(item.get("test").str(), item.get("reason").str()))
     return tuple(waivers)
 

@@ -1,8 +1,10 @@
-"""A small typed reader for YAML/JSON mappings that reports file and key path on every error."""
+"""A small typed reader for YAML/JSON mappings that reports file and key path on every error, and the
+declaration of environment-file keys on dataclass fields (doc(), Section) that the reader and the README share."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from dataclasses import MISSING, Field, fields, is_dataclass
 from pathlib import Path
 from typing import Any
 
@@ -133,3 +135,93 @@ class Node:
         if must_exist and not path.exists():
             raise self.error(f"file not found: {path}")
         return path
+
+
+# -- declared keys --------------------------------------------------------------------------------
+# Each environment-file key is declared once, on the dataclass field that holds its value: the type is
+# the annotation, the default the field's default, and doc() metadata carries the README comment and example.
+# The loader takes allowed keys, required keys and defaults from there (Section), and
+# config/reference.py writes the README's reference block from there, so neither can drift.
+
+
+def doc(
+    text: str = "",
+    *,
+    example: str | tuple[tuple[str, str], ...] | None = None,
+    example_key: str | None = None,
+    key: str | None = None,
+    optional: bool = False,
+) -> dict[str, Any]:
+    """The metadata that makes a dataclass field an environment-file key: `field(default=…, metadata=doc(…))`.
+
+    text: the README comment (a newline starts a continuation comment line). example: raw YAML shown in
+    the README instead of the default (or, as (yaml, comment) pairs, the lines of a mapping). example_key:
+    the sample name under which a mapping of sections is shown. key: the YAML key path when it differs
+    from the field name (`paths.root`). optional: the key may be absent although the field has no
+    static default (the loader derives the value).
+    """
+    return {"key": key, "doc": text, "example": example, "example_key": example_key, "optional": optional}
+
+
+def declared(cls: type) -> list[Field[Any]]:
+    """The fields of a settings dataclass that are environment-file keys, in declaration order."""
+    return [f for f in fields(cls) if "key" in f.metadata]
+
+
+def key_of(f: Field[Any]) -> str:
+    return f.metadata["key"] or f.name
+
+
+def has_default(f: Field[Any]) -> bool:
+    return f.default is not MISSING or f.default_factory is not MISSING
+
+
+def default_of(cls: type, name: str) -> Any:
+    """The declared default of a field (a fresh value for factory defaults)."""
+    f = next(f for f in fields(cls) if f.name == name)
+    if f.default_factory is not MISSING:
+        return f.default_factory()
+    if f.default is MISSING:
+        raise KeyError(f"{cls.__name__}.{name} has no default")
+    return f.default
+
+
+def _yaml_default(value: Any) -> Any:
+    """An absent key read as the YAML that would mean its default: a nested section as an empty mapping
+    (its own declarations give its defaults), a tuple as a list."""
+    if is_dataclass(value):
+        return {}
+    if isinstance(value, tuple):
+        return list(value)
+    return value
+
+
+class Section:
+    """A mapping read against a settings dataclass: allowed keys, required keys and the defaults of
+    absent keys are the ones its fields declare."""
+
+    def __init__(self, node: Node, cls: type) -> None:
+        own = declared(cls)
+        self._fields = {key_of(f): f for f in own}
+        required = {key_of(f) for f in own if not has_default(f) and not f.metadata["optional"]}
+        self.node = node.mapping(allowed={key.split(".")[0] for key in self._fields}, required=required)
+        self.cls = cls
+
+    def get(self, key: str) -> Node:
+        f = self._fields[key]
+        if "." in key:
+            parent, _, child = key.partition(".")
+            return self.node.get(parent, {}).mapping(allowed=self._children(parent)).get(
+                child, _yaml_default(default_of(self.cls, f.name)))
+        if not has_default(f):
+            return self.node.get(key)
+        return self.node.get(key, _yaml_default(default_of(self.cls, f.name)))
+
+    def _children(self, parent: str) -> set[str]:
+        return {key.partition(".")[2] for key in self._fields if key.startswith(parent + ".")}
+
+    def has(self, key: str) -> bool:
+        return self.node.has(key)
+
+    def error(self, message: str, key: str | None = None) -> ConfigError:
+        return self.node.error(message, key)
