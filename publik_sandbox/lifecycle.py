@@ -86,7 +86,8 @@ class Sandbox:
             parse_faults(faults, write_recipes(self.config, self.paths.recipes, write=False))
         except FaultError as exc:
             raise SandboxError(str(exc)) from None
-        self.down()
+        replaced = self._running()
+        self.down()  # refuses a sandbox another checkout runs here
         self._check_ports_free()
         try:
             self._up(faults)
@@ -99,7 +100,7 @@ class Sandbox:
         info = self._info()
         info["up_seconds"] = round(time.monotonic() - started, 3)
         self._write_json(self.paths.run / "info.json", info)
-        return self.status()
+        return {**self.status(), "replaced": replaced}
 
     def down(self, keep_logs: bool = False) -> None:
         """Stop and remove everything `up` created (safe to call when nothing is up)."""
@@ -107,6 +108,10 @@ class Sandbox:
         if not statedir.looks_like_state_dir(paths.state):
             raise SandboxError(f"{paths.state} is not a sandbox state directory: refusing to remove it")
         info = self._info()
+        owner = info.get("checkout")
+        if owner and owner != str(REPO_ROOT) and self._running():
+            raise SandboxError(f"the sandbox running in {paths.state} belongs to the checkout {owner}: bring it down "
+                               "from there, or give this one another --state-dir")
         for pid in standin.hung_cooks(paths):
             _kill_if(pid, str(paths.hobo_manage))
         records = procs.records(paths.run) if paths.run.is_dir() else {}
@@ -118,7 +123,7 @@ class Sandbox:
             with contextlib.suppress(OSError):
                 Path(path).rmdir()
         created = info.get("created_users", [])
-        _kill_user_processes(created)
+        _kill_user_processes(created, str(paths.state))
         failed = users.remove(created)
         if keep_logs and paths.state.is_dir():
             # After a failed up: only the logs stay (and the tmpfs holding them) until the next down.
@@ -205,10 +210,12 @@ class Sandbox:
         instances = write_recipes(config, paths.recipes)
         active = parse_faults(fault_specs, instances)
         info = {"instances": [_instance_json(i) for i in instances], "faults": [a.to_json() for a in active],
-                "created_users": [], "created_paths": [], "latency_ms": config.latency_ms}
+                "created_users": [], "created_paths": [], "latency_ms": config.latency_ms,
+                "checkout": str(REPO_ROOT)}
         self._write_json(paths.run / "info.json", info)
-        info["created_users"] = users.ensure(SERVICE_USERS)
-        self._write_json(paths.run / "info.json", info)
+        for name in SERVICE_USERS:  # recorded one by one: a failure half-way must not orphan the first ones
+            info["created_users"] += users.ensure([name])
+            self._write_json(paths.run / "info.json", info)
 
         # initdb is the slow part (~0.5 s): run it while the rest is being prepared.
         initdb_error: list[BaseException] = []
@@ -376,6 +383,11 @@ class Sandbox:
                 raise SandboxError(f"{parent} is not traversable by the service users: "
                                    f"choose another --state-dir (e.g. under /tmp)")
 
+    def _running(self) -> bool:
+        """Whether a process this state directory recorded still runs."""
+        run = self.paths.run
+        return run.is_dir() and any(procs.alive(record) for record in procs.records(run).values())
+
     def _check_ports_free(self) -> None:
         for proto, address, port in self.config.network.all_listeners():
             if procs.port_in_use(proto, address, port):
@@ -425,19 +437,25 @@ def _remove(path: Path) -> None:
         path.unlink(missing_ok=True)
 
 
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
 def _kill_if(pid: int, expected: str) -> None:
     """Kill a PID only if its command line still names `expected` (no recycled-PID accidents)."""
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-    except OSError:
-        return
-    if expected in cmdline:
+    if expected in _cmdline(pid):
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGTERM)
 
 
-def _kill_user_processes(names: list[str]) -> None:
-    """Processes still running as users we created are ours (a cook left hanging): end them by PID."""
+def _kill_user_processes(names: list[str], marker: str) -> None:
+    """End what this sandbox left running as the users it created (a cook left hanging), by PID.
+
+    Only processes whose command line names this sandbox's state directory (`marker`): another
+    sandbox, or anything else running as a user of the same name, is left alone."""
     import pwd
 
     uids = set()
@@ -452,7 +470,7 @@ def _kill_user_processes(names: list[str]) -> None:
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
-                if entry.stat().st_uid in uids:
+                if entry.stat().st_uid in uids and marker in _cmdline(int(entry.name)):
                     victims.append(int(entry.name))
             except OSError:
                 continue

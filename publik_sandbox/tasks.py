@@ -71,6 +71,8 @@ def up(c: Context, fault: list[str] | None = None, instances: int = 1, state_dir
     latency = f", +{latency_ms:g} ms per connection and DNS answer" if latency_ms else ""
     print(f"sandbox up in {status['up_seconds']} s — {len(status['instances'])} instance(s){latency}, "
           f"state {status['state_dir']}, faults: {faults}")
+    if status.get("replaced"):
+        print(f"(the sandbox that was running in {status['state_dir']} was brought down first)")
     print(f"environment file: {status['env_file']}")
     shown = status["instances"][:10]
     for instance in shown:
