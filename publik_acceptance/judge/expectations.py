@@ -4,6 +4,9 @@
 503 while deploying); "wrong" is a state that waiting does not usually fix (wrong owner, a 500, a
 redirect elsewhere). The postdeploy collector keeps polling pending items until the deadline, and
 settles a wrong one early only when the same wrong state is seen several polls in a row.
+
+This module holds the judgement itself and the tenant and database judges; the page judge, which
+reads a redirect chain, has its own module (page.py).
 """
 
 from __future__ import annotations
@@ -11,17 +14,11 @@ from __future__ import annotations
 import configparser
 from dataclasses import dataclass, field
 from enum import Enum
-from urllib.parse import urljoin, urlsplit
 
-from publik_acceptance.config.catalogue import WCS_DEPLOYING_HOSTNAME, Landing
+from publik_acceptance.config.catalogue import WCS_DEPLOYING_HOSTNAME
 from publik_acceptance.evidence.probes.facts import PathFacts
-from publik_acceptance.evidence.probes.http import HttpExchange
 from publik_acceptance.evidence.probes.postgres import DatabaseFacts
 from publik_acceptance.plan import Target
-
-NOT_SERVED_YET = (404, 502, 503, 504)
-# w.c.s. answers 503 with these when its database is missing: that does not improve by waiting.
-BROKEN_SERVICE_TEXTS = ("Error connecting to database", "Missing database configuration")
 
 
 class State(Enum):
@@ -115,62 +112,3 @@ def judge_database(target: Target, facts: DatabaseFacts, tenant: Judgement) -> J
         return Judgement(State.WRONG if settled_tenant else State.PENDING, expected, "database without wcs_meta",
                          "w.c.s. did not initialise the database: check wcs-manage's output")
     return ok(expected, "present, with wcs_meta")
-
-
-def judge_page(target: Target, hops: list[HttpExchange]) -> Judgement:
-    expect = target.expect
-    chain = tuple(h.summary() + ("" if h.tls is None or h.tls.verified else f" [TLS: {h.tls.error}]")
-                  for h in hops)
-    first, last = hops[0], hops[-1]
-    for hop in hops:  # a hop's tenant (this one, or authentic's) may not be deployed yet
-        broken = any(text in hop.body for text in BROKEN_SERVICE_TEXTS)
-        if (hop.status in NOT_SERVED_YET and not broken) or hop.error_kind in ("connect", "timeout"):
-            actual = f"{hop.url}: " + (hop.error or f"{hop.status} {hop.reason}")
-            return Judgement(State.PENDING, expect.describe(), actual,
-                             f"{urlsplit(hop.url).hostname} is not served yet: check that service and its "
-                             "deployment", chain)
-    for hop in hops:
-        if hop.tls is not None and not hop.tls.verified:
-            return Judgement(State.WRONG, f"{expect.describe()}, every hop with a valid certificate",
-                             f"{hop.url}: {hop.tls.error}", "fix the certificate of that hop's host", chain)
-        if hop.status is None:
-            return Judgement(State.WRONG, expect.describe(), f"{hop.url}: {hop.error}",
-                             "fix the redirect target or its frontend", chain)
-    if expect.landing is Landing.PORTAL_REDIRECT:
-        location = urljoin(first.url, first.location or "") if first.location else None
-        if first.is_redirect and _same_url(location, expect.redirect_to):
-            return ok(expect.describe(), f"{first.status} to {location}", chain)
-        actual = f"{first.status} to {location}" if first.is_redirect else f"{first.status} {first.reason}"
-        return Judgement(State.WRONG, expect.describe(), actual,
-                         "check misc.homepage-redirect-url in the w.c.s. skeleton (and [portal_url])", chain)
-    problems = []
-    if last.is_redirect:
-        problems.append(f"still redirecting after {len(hops)} hops")
-    if last.status != expect.status:
-        problems.append(f"final status {last.status} {last.reason}")
-    final = urlsplit(last.url)
-    if expect.final_host and final.hostname != expect.final_host:
-        problems.append(f"ends on {final.hostname}, not {expect.final_host}")
-    if expect.final_path and not final.path.startswith(expect.final_path):
-        problems.append(f"ends on path {final.path}, not {expect.final_path}")
-    if expect.title and expect.title not in (last.title or ""):
-        problems.append(f"title {last.title!r} lacks {expect.title!r}")
-    if expect.password_form and not last.has_password_form:
-        problems.append("no password field on the page")
-    problems += [f"text {text!r} not on the page" for text in expect.contains if text not in last.body]
-    if problems:
-        return Judgement(State.WRONG, expect.describe(), "; ".join(problems),
-                         _page_todo(target), (*chain, f"final page title: {last.title!r}"))
-    return ok(expect.describe(), f"{last.status} at {last.url}", chain)
-
-
-def _page_todo(target: Target) -> str:
-    if target.expect.landing is Landing.PAGE:
-        return f"look at https://{target.hostname}/ and the {target.kind} logs (an error page? a wrong template?)"
-    return "check the service's IdP configuration (set-idp) and authentic's login page"
-
-
-def _same_url(a: str | None, b: str | None) -> bool:
-    if a is None or b is None:
-        return False
-    return a.rstrip("/") == b.rstrip("/")

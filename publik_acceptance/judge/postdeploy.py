@@ -21,7 +21,8 @@ from publik_acceptance.evidence.probes.postgres import DatabaseFacts
 from publik_acceptance.evidence.probes.remote import SshPool
 from publik_acceptance.evidence.probes.tls import verifying_context
 from publik_acceptance.evidence.servers import Questions, ServerFacts, gather
-from publik_acceptance.judge.expectations import Judgement, State, judge_database, judge_page, judge_tenant
+from publik_acceptance.judge.expectations import Judgement, State, judge_database, judge_tenant
+from publik_acceptance.judge.page import judge_page
 from publik_acceptance.plan import Plan, Target
 
 
@@ -46,6 +47,22 @@ class Item:
     @property
     def done(self) -> bool:
         return self.settled or (self.judgement is not None and self.judgement.state is State.OK)
+
+    def record(self, judgement: Judgement, now: float, stable_polls: int) -> None:
+        """One poll's judgement at `now` (seconds from the start); a wrong state seen `stable_polls`
+        times in a row settles the item: waiting longer would only delay the verdict."""
+        previous = self.judgement
+        self.polls += 1
+        if previous is None or previous.signature != judgement.signature:
+            self.since = now
+            self.stable = 1
+        else:
+            self.stable += 1
+        self.judgement = judgement
+        if judgement.state is State.OK and self.ready_at is None:
+            self.ready_at = now
+        if judgement.state is State.WRONG and self.stable >= stable_polls:
+            self.settled = True
 
 
 @dataclass
@@ -159,21 +176,15 @@ class PostdeployEvidence:
             if item.aspect != "tenant":
                 continue
             facts = server_facts[item.target.server]
-            judgement = self._judge_tenant(item.target, facts)
+            judgement = judge_tenant_facts(item.target, facts)
             tenant_judgements[item.target.id] = judgement
             self._record(item, judgement, now)
         for item in pending:
             if item.aspect != "database" or db_facts is None:
                 continue
-            tenant = tenant_judgements.get(item.target.id) or self._judge_tenant(
+            tenant = tenant_judgements.get(item.target.id) or judge_tenant_facts(
                 item.target, server_facts[item.target.server])
             self._record(item, judge_database(item.target, db_facts, tenant), now)
-
-    def _judge_tenant(self, target: Target, facts: ServerFacts) -> Judgement:
-        if facts.error:
-            return Judgement(State.PENDING, "tenant facts over SSH", facts.error, "fix SSH access")
-        options = facts.files.get(f"{target.tenant_dir}/site-options.cfg") if target.kind == "wcs" else None
-        return judge_tenant(target, facts.paths, options)
 
     def _remote(self, targets: list[Target]) -> dict[str, ServerFacts]:
         questions = Questions()
@@ -197,18 +208,15 @@ class PostdeployEvidence:
         return first_address(known)
 
     def _record(self, item: Item, judgement: Judgement, now: float) -> None:
-        previous = item.judgement
-        item.polls += 1
-        if previous is None or previous.signature != judgement.signature:
-            item.since = now
-            item.stable = 1
-        else:
-            item.stable += 1
-        item.judgement = judgement
-        if judgement.state is State.OK and item.ready_at is None:
-            item.ready_at = now
-        if judgement.state is State.WRONG and item.stable >= self.env.postdeploy.stable_polls:
-            item.settled = True
+        item.record(judgement, now, self.env.postdeploy.stable_polls)
+
+
+def judge_tenant_facts(target: Target, facts: ServerFacts) -> Judgement:
+    """The tenant judge on one poll's server facts (pending while the server cannot be asked)."""
+    if facts.error:
+        return Judgement(State.PENDING, "tenant facts over SSH", facts.error, "fix SSH access")
+    options = facts.files.get(f"{target.tenant_dir}/site-options.cfg") if target.kind == "wcs" else None
+    return judge_tenant(target, facts.paths, options)
 
 
 def frontend_pages(outcome: Outcome, frontend: Frontend) -> Item | None:
