@@ -26,7 +26,6 @@ class ServiceKind:
     tenants_dir: str
     owner: str
     database: str | None  # shared database of a Django service; None for w.c.s. (one per tenant)
-    manage_command: str
     landing: Landing
 
     @property
@@ -41,7 +40,6 @@ def _django(name: str, owner: str, database: str, landing: Landing, lib: str | N
         tenants_dir=f"/var/lib/{lib or name}/tenants",
         owner=owner,
         database=database,
-        manage_command=f"{name}-manage",
         landing=landing,
     )
 
@@ -56,7 +54,6 @@ SERVICE_KINDS: dict[str, ServiceKind] = {
             tenants_dir="/var/lib/authentic2-multitenant/tenants",
             owner="authentic-multitenant",
             database="authentic2_multitenant",
-            manage_command="authentic2-multitenant-manage",
             landing=Landing.LOGIN,
         ),
         _django("combo", "combo", "combo", Landing.PAGE),
@@ -72,7 +69,6 @@ SERVICE_KINDS: dict[str, ServiceKind] = {
             tenants_dir="/var/lib/wcs/tenants",
             owner="wcs",
             database=None,
-            manage_command="wcs-manage",
             landing=Landing.PORTAL_REDIRECT,
         ),
     )
@@ -99,7 +95,6 @@ COMBO_EMPTY_SITE_TEXTS = ("Votre installation de Combo fonctionne", "Le site est
 LOGIN_PATH = "/login/"
 LOGIN_TITLE = "Connexion"
 USER_PORTAL_TEMPLATE = "portal-user"
-AGENT_PORTAL_TEMPLATE = "portal-agent"
 WCS_SKELETONS_DIR = "/var/lib/wcs/skeletons"
 WCS_DATABASE_TEMPLATE = "wcs_%s"
 WCS_DEPLOYING_HOSTNAME = "deployment-in-progress.invalid"

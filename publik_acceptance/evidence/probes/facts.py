@@ -11,9 +11,10 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+import shlex
 from dataclasses import dataclass, field
 
-from publik_acceptance.evidence.probes.remote import SshPool, quote
+from publik_acceptance.evidence.probes.remote import SshPool
 
 # Files read are small (a skeleton zip, site-options.cfg): one byte more than skeleton.MAX_ZIP_BYTES
 # shows a file larger than any real one, without carrying megabytes a server chose through SSH.
@@ -24,6 +25,9 @@ _STAT_FORMAT = "%F|%U|%G|%a|%s"
 # 800 paths on the server, as much as the rest of a fleet's round.
 STAT_GROUP = 256
 _STAT_ERROR = re.compile(r"""'(.*)': |"(.*)": """)  # coreutils quotes a name with a ' in "…"
+# Paths stat'ed by one `stat` process. Named here because Batch has a `list` method, which shadows the
+# builtin in annotations inside the class.
+StatGroups = list[list[str]]
 
 
 @dataclass(frozen=True)
@@ -80,7 +84,7 @@ class Batch:
             self._questions.append((qid, kind, argument))
         return qid
 
-    def _stat_groups(self) -> list[list[str]]:
+    def _stat_groups(self) -> StatGroups:
         """Paths stat'ed together (one per line of output: a name with a newline is asked alone)."""
         paths = [arg for _qid, kind, arg in self._questions if kind == "stat" and "\n" not in arg]
         return [paths[i:i + STAT_GROUP] for i in range(0, len(paths), STAT_GROUP)]
@@ -89,13 +93,13 @@ class Batch:
         su = "sudo -n " if self.sudo else ""
         lines = ["exec 2>&1", "LC_ALL=C; export LC_ALL"]
         for group, paths in enumerate(self._stat_groups()):
-            names = " ".join(quote(p) for p in paths)
+            names = " ".join(shlex.quote(p) for p in paths)
             lines.append(f"echo '{_MARK} g{group}'; {su}stat -c '%n|{_STAT_FORMAT}' -- {names}; "
                          f"echo \"{_MARK} rc $?\"")
         for index, (_qid, kind, arg) in enumerate(self._questions):
             if kind == "stat" and "\n" not in arg:
                 continue  # asked in a group above
-            p = quote(arg)
+            p = shlex.quote(arg)
             body = {
                 "stat": f"{su}stat -c '{_STAT_FORMAT}' -- {p}",
                 # sh has no pipefail: test readability first, so an unreadable file is not an empty one

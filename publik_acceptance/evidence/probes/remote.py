@@ -7,7 +7,6 @@ Host keys are verified against known_hosts; an unknown key is refused unless the
 from __future__ import annotations
 
 import os
-import shlex
 import threading
 import time
 from collections import Counter
@@ -162,7 +161,8 @@ class SshPool:
         try:
             client.connect(
                 endpoint.host, port=endpoint.port, username=endpoint.user,
-                key_filename=list(endpoint.identity_files) or None,
+                # paramiko takes a list of key files too (documented); its stubs say only str
+                key_filename=list(endpoint.identity_files) or None,  # type: ignore[arg-type]
                 timeout=ssh.connect_timeout, banner_timeout=ssh.connect_timeout, auth_timeout=ssh.connect_timeout,
                 allow_agent=True, look_for_keys=not endpoint.identity_files,
             )
@@ -343,17 +343,3 @@ def _split_known_hosts_name(name: str) -> tuple[str, int]:
         host, port = name[1:].rsplit("]:", 1)
         return host, int(port)
     return name, 22
-
-
-def become(env: Environment, role: str) -> str:
-    """Prefix that gives the fact-gathering shell root rights (none when logged in as root)."""
-    user = env.servers[role].user
-    return "" if user == "root" else "sudo -n "
-
-
-def shell(env: Environment, role: str) -> str:
-    return f"{become(env, role)}sh -s"
-
-
-def quote(value: str) -> str:
-    return shlex.quote(value)

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
-from cryptography.x509.oid import ExtensionOID, NameOID
+from cryptography.x509.oid import NameOID
 
 from publik_acceptance.config.environment import TlsSettings
 
@@ -59,15 +59,11 @@ class TlsEvidence:
     cert: CertInfo | None = None
     elapsed: float = 0.0
 
-    @property
-    def reachable(self) -> bool:
-        return self.error_kind not in ("connect", "timeout", "handshake")
-
 
 def parse_certificate(der: bytes) -> CertInfo:
     cert = x509.load_der_x509_certificate(der)
     try:
-        san = cert.extensions.get_extension_for_oid(ExtensionOID.SUBJECT_ALTERNATIVE_NAME).value
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
         sans = tuple(san.get_values_for_type(x509.DNSName))
     except x509.ExtensionNotFound:
         sans = ()
@@ -85,7 +81,8 @@ def parse_certificate(der: bytes) -> CertInfo:
 def _name(name: x509.Name) -> str:
     cn = name.get_attributes_for_oid(NameOID.COMMON_NAME)
     if cn:
-        return f"CN={cn[0].value}"
+        value = cn[0].value  # bytes only for a few binary attribute types, never a common name in practice
+        return f"CN={value.decode(errors='replace') if isinstance(value, bytes) else value}"
     return name.rfc4514_string() or "(empty)"
 
 
