@@ -245,11 +245,13 @@ def mirror_name(host: str, env: Environment) -> str:
 
 def _drift(env: Environment, recipes: dict[str, Recipe], mirror: dict[str, tuple[str, ...]]) -> tuple[Drift, ...]:
     drift = []
+    # Without a mirror every expected host comes from expect_hostnames, so "mirror" is never shown.
+    mirrored = f"mirror of {env.mirror_of.environment}" if env.mirror_of is not None else "mirror"
     for inst in env.instances:
         created = set(recipes[inst.name].hostnames)
         expected = set(inst.expect_hostnames) | set(mirror.get(inst.name, ()))
         for host in sorted(expected - created):
-            source = "expect_hostnames" if host in inst.expect_hostnames else f"mirror of {env.mirror_of.environment}"
+            source = "expect_hostnames" if host in inst.expect_hostnames else mirrored
             drift.append(Drift(inst.name, host, f"expected ({source}) but no step of {inst.recipe.name} creates it"))
         if inst.expect_hostnames:
             for host in sorted(created - set(inst.expect_hostnames)):

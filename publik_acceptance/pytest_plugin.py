@@ -10,8 +10,10 @@ import itertools
 import shlex
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import FrameType
+from typing import Any
 
 import pytest
 
@@ -32,7 +34,9 @@ pytest_plugins = ("publik_acceptance.report.plugin",)
 PHASES = ("preflight", "deploy", "postdeploy")
 PLAN_KEY = pytest.StashKey[Plan]()
 SESSION_KEY = pytest.StashKey["RunContext"]()
-SIGTERM_KEY = pytest.StashKey[object]()
+# What signal.signal() returns and takes back: the handler in place before ours.
+SignalHandler = Callable[[int, FrameType | None], Any] | int | signal.Handlers | None
+SIGTERM_KEY = pytest.StashKey[SignalHandler]()
 DEADLINE_KEY = pytest.StashKey["RunDeadline | None"]()
 SUITE_DIR = Path(__file__).resolve().parent.parent / "tests"
 
@@ -257,7 +261,7 @@ def _sigterm_as_interrupt(config: pytest.Config) -> None:
     if threading.current_thread() is not threading.main_thread():
         return
 
-    def interrupt(signum: int, frame: object) -> None:
+    def interrupt(signum: int, frame: FrameType | None) -> None:
         raise KeyboardInterrupt("SIGTERM")
 
     config.stash[SIGTERM_KEY] = signal.signal(signal.SIGTERM, interrupt)
@@ -294,7 +298,8 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     """Keep the selected phases, in deployment order; mark each item with its phase."""
     wanted = selected_phases(config)
     order = {phase: i for i, phase in enumerate(PHASES)}
-    kept, deselected = [], []
+    kept: list[pytest.Item] = []
+    deselected: list[pytest.Item] = []
     for item in items:
         phase = phase_of(Path(str(item.path)))
         if phase is None:
@@ -310,16 +315,22 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
 
 @pytest.fixture(scope="session")
 def plan(pytestconfig: pytest.Config) -> Plan:
+    """The run's Plan: the environment (--env), its recipes, the Targets (one service tenant of one
+    instance each) the checks are parametrised over, and the drift between recipes and expected hostnames."""
     return get_plan(pytestconfig)
 
 
 @pytest.fixture(scope="session")
 def run(pytestconfig: pytest.Config) -> RunContext:
+    """The run's shared state: the Plan, one SSH pool and one prober for every check, the preflight
+    and postdeploy evidence, the gate the cook waits on and the cook's result once it ran."""
     return run_context(pytestconfig)
 
 
 @pytest.fixture(scope="session")
 def preflight(run: RunContext) -> PreflightEvidence:
+    """The preflight evidence (DNS, TLS and HTTP per frontend, server, skeleton and database facts), each
+    category gathered once per run, for every Target at once, the first time a check asks for it."""
     return run.preflight
 
 

@@ -88,7 +88,8 @@ _TAG_END = frozenset(" \t\n\r\f/>")
 def _tags(lowered: str, name: str) -> list[tuple[int, int]]:
     """(start, end) of each `<name …>` opening tag, in order; `end` is just past its `>`, or the
     text's end for a tag never closed. The search resumes after each tag: linear in the text."""
-    found, opening, position = [], f"<{name}", 0
+    found: list[tuple[int, int]] = []
+    opening, position = f"<{name}", 0
     while True:
         start = lowered.find(opening, position)
         if start < 0:
@@ -269,6 +270,7 @@ def get(url: str, address: str, port: int, context: ssl.SSLContext, timeout: flo
     kept = connections.take(key) if connections is not None else None
     if kept is not None:
         connection, tls = kept
+        assert isinstance(connection.sock, DeadlineSocket)  # as get() set it up before giving it to `connections`
         connection.sock.deadline = deadline
         try:
             response, body = _exchange(connection, path, keep_alive=True)
@@ -329,9 +331,9 @@ def _answer(url: str, address: str, tls: TlsEvidence, connection: http.client.HT
     else:
         connection.close()
     headers: dict[str, str] = {}
-    for key, value in response.getheaders():
-        key = key.lower()
-        headers[key] = f"{headers[key]}, {value}" if key in headers else value
+    for name, value in response.getheaders():
+        name = name.lower()
+        headers[name] = f"{headers[name]}, {value}" if name in headers else value
     notes = []
     truncated = len(body) > MAX_BODY
     if truncated:

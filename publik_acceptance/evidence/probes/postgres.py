@@ -375,10 +375,14 @@ def _gather_direct(env: Environment, facts: DatabaseFacts, django_dbs: list[str]
     direct = env.database.direct
     assert direct is not None
     facts.source = f"psycopg {direct.user}@{direct.host}:{direct.port}"
-    base = {"host": direct.host, "port": direct.port, "user": direct.user, "connect_timeout": CONNECT_TIMEOUT,
-            "password": direct.password.resolve() if direct.password else None}
+    password = direct.password.resolve() if direct.password else None
+
+    def connect(dbname: str) -> psycopg.Connection[tuple[Any, ...]]:
+        return psycopg.connect(dbname=dbname, autocommit=True, host=direct.host, port=direct.port, user=direct.user,
+                               password=password, connect_timeout=CONNECT_TIMEOUT)
+
     try:
-        with psycopg.connect(dbname=direct.dbname, autocommit=True, **base) as conn:
+        with connect(direct.dbname) as conn:
             facts.databases = frozenset(r[0] for r in conn.execute("SELECT datname FROM pg_database"))
             if roles:
                 for name, can_login, createdb, superuser in conn.execute(
@@ -388,7 +392,7 @@ def _gather_direct(env: Environment, facts: DatabaseFacts, django_dbs: list[str]
         for db in sorted(set(django_dbs) | set(wcs_dbs)):
             if db not in facts.databases:
                 continue
-            with psycopg.connect(dbname=db, autocommit=True, **base) as conn:
+            with connect(db) as conn:
                 if db in django_dbs:
                     facts.schemas[db] = frozenset(r[0] for r in conn.execute("SELECT nspname FROM pg_namespace"))
                 else:
