@@ -82,6 +82,11 @@ class Gate:
     def open(self) -> bool:
         return not self.blocking and not self.not_run and self.passed > 0
 
+    @property
+    def only_narrowed(self) -> bool:
+        """Closed only because the command line left expected checks out: nothing failed or was skipped."""
+        return not self.open and bool(self.not_run) and not self.blocking
+
     def summary(self) -> str:
         if self.open:
             return f"gate open: {self.passed} preflight checks passed" + (

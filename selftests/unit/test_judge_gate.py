@@ -75,3 +75,12 @@ def test_an_open_gate_counts_the_waived_checks() -> None:
     assert gate.summary() == "gate open: 1 preflight checks passed, 1 waived"
     [(entry, waiver)] = gate.waived
     assert (entry.reason, waiver.reason) == ("expired", "CHG-42")
+
+
+def test_only_narrowed_when_nothing_failed_but_checks_did_not_run() -> None:
+    gate = Gate(())
+    gate.expect({NODE: SELECTED, NODE.replace("192.0.2.80", "192.0.2.81"): SELECTED}, ("-x",))
+    gate.record(report("passed"))
+    assert gate.only_narrowed
+    gate.record(report("failed", "call", "actual: expired"))
+    assert not gate.only_narrowed  # a failure is the reason the gate is closed
