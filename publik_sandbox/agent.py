@@ -258,17 +258,14 @@ class Agent:
         import psycopg
         from psycopg import sql
 
-        connect = {
-            "host": params.get("host"),
-            "port": int(params.get("port") or 5432),
-            "user": params.get("user"),
-            "password": params.get("password"),
-            "connect_timeout": 5,
-            "autocommit": True,
-        }
-        with psycopg.connect(dbname=params.get("database") or "postgres", **connect) as conn:
+        def connect(database: str) -> psycopg.Connection:
+            return psycopg.connect(dbname=database, host=params.get("host"), port=int(params.get("port") or 5432),
+                                   user=params.get("user"), password=params.get("password"), connect_timeout=5,
+                                   autocommit=True)
+
+        with connect(params.get("database") or "postgres") as conn:
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
-        with psycopg.connect(dbname=dbname, **connect) as conn:
+        with connect(dbname) as conn:
             conn.execute("CREATE TABLE IF NOT EXISTS wcs_meta (id serial PRIMARY KEY, "
                          "key varchar NOT NULL, value varchar)")
 

@@ -25,6 +25,7 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote, urlsplit
 
 from publik_acceptance.config.catalogue import (
@@ -243,7 +244,7 @@ def make_handler(kind: str, platform: Platform) -> type[BaseHTTPRequestHandler]:
             if path == "/":
                 if host in platform.fault_hosts("portal-error"):
                     return self.send(500, SERVER_ERROR_PAGE)
-                me = next((s for s in hobo.get("services", []) if s.get("this")), {})
+                me: dict[str, Any] = next((s for s in hobo.get("services", []) if s.get("this")), {})
                 return self.send(200, COMBO_PAGE.format(title=html.escape(me.get("title") or "Combo")))
             self.serve_django(host, path, tenant, hobo)
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import os
 import signal
@@ -122,7 +123,7 @@ async def serve(settings: dict, ready: Path) -> None:
         servers.append(await asyncio.start_server(tcp_handler((up_host, up_port), delay, slots),
                                                   listen_host, listen_port, backlog=1024, reuse_address=True))
     for listen_host, listen_port, up_host, up_port in settings["udp"]:
-        await loop.create_datagram_endpoint(lambda u=(up_host, up_port): UdpRelay(u, delay),
+        await loop.create_datagram_endpoint(functools.partial(UdpRelay, (up_host, up_port), delay),
                                             local_addr=(listen_host, listen_port))
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -20,6 +20,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from publik_acceptance.config.catalogue import SERVICE_KINDS
 from publik_sandbox import dnsmasq, envfile, frontend, pki, postgres, procs, sshd, standin, statedir, users
@@ -163,7 +164,7 @@ class Sandbox:
             record = records.get(name)
             running = record is not None and procs.alive(record)
             components.append({"name": name, "address": address, "state": "running" if running else "stopped",
-                               "pid": record["pid"] if running else None})
+                               "pid": record["pid"] if record is not None and running else None})
         return {
             "state_dir": str(self.paths.state),
             "up": bool(records) and all(c["state"] == "running" for c in components),
@@ -209,9 +210,10 @@ class Sandbox:
         paths.upload.chmod(0o1777)  # like /tmp on a real hobo server: the cook user writes its recipe there
         instances = write_recipes(config, paths.recipes)
         active = parse_faults(fault_specs, instances)
-        info = {"instances": [_instance_json(i) for i in instances], "faults": [a.to_json() for a in active],
-                "created_users": [], "created_paths": [], "latency_ms": config.latency_ms,
-                "checkout": str(REPO_ROOT)}
+        info: dict[str, Any] = {
+            "instances": [_instance_json(i) for i in instances], "faults": [a.to_json() for a in active],
+            "created_users": [], "created_paths": [], "latency_ms": config.latency_ms, "checkout": str(REPO_ROOT),
+        }
         self._write_json(paths.run / "info.json", info)
         for name in SERVICE_USERS:  # recorded one by one: a failure half-way must not orphan the first ones
             info["created_users"] += users.ensure([name])
@@ -330,9 +332,9 @@ class Sandbox:
         if is_active(active, "skeleton-corrupt"):
             data = data[: len(data) // 3]  # a truncated upload
         mode = 0o644 if is_active(active, "skeleton-world-readable") else 0o640
-        names = {s.template_name for i in instances for s in i.services if s.kind == "wcs"} - {None, ""}
+        names = {s.template_name for i in instances for s in i.services if s.kind == "wcs" and s.template_name}
         for name in sorted(names) or ["modele.zip"]:
-            target = self.paths.skeletons / str(name)
+            target = self.paths.skeletons / name
             target.write_bytes(data)
             shutil.chown(target, "wcs", "wcs")
             target.chmod(mode)

@@ -193,7 +193,9 @@ def wait_file(path: Path, timeout: float, proc: subprocess.Popen | None = None) 
 
 def _check_exited(proc: subprocess.Popen | None, what: str) -> None:
     if proc is not None and proc.poll() is not None:
-        raise StartError(f"{proc.args[0]} exited with status {proc.returncode} before {what} was ready")
+        args = proc.args  # [program, *arguments] for every process here; a lone str or path is the program
+        program = args if isinstance(args, str | bytes | os.PathLike) else args[0]
+        raise StartError(f"{os.fsdecode(program)} exited with status {proc.returncode} before {what} was ready")
 
 
 def port_in_use(proto: str, address: str, port: int) -> bool:

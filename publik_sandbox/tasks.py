@@ -23,7 +23,8 @@ _STATE_HELP = f"state directory (default ${STATE_DIR_ENV} or {DEFAULT_STATE_DIR}
 
 
 def _sandbox(state_dir: str | None, instances: int = 1, **overrides: object) -> Sandbox:
-    return Sandbox(state_dir=state_dir or None, instances=instances, **overrides)
+    # config=None: a fresh configuration from these values (and no override can stand for a whole config)
+    return Sandbox(state_dir=state_dir or None, instances=instances, config=None, **overrides)
 
 
 def _delay_range(text: str) -> tuple[float, float]:
