@@ -60,9 +60,9 @@ def restructure(path: Path, platform: str, properties: dict[str, str]) -> None:
         cases = groups[phase]
         counts = _counts(cases)
         duration = sum(float(c.get("time", "0") or 0) for c in cases)
-        suite = ET.SubElement(root, "testsuite", name=f"{platform}.{phase}",
-                              **{k: str(v) for k, v in counts.items()}, time=f"{duration:.3f}",
-                              timestamp=first.get("timestamp", ""), hostname=first.get("hostname", ""))
+        suite = ET.SubElement(root, "testsuite", {
+            "name": f"{platform}.{phase}", **{k: str(v) for k, v in counts.items()}, "time": f"{duration:.3f}",
+            "timestamp": first.get("timestamp", ""), "hostname": first.get("hostname", "")})
         props = ET.SubElement(suite, "properties")
         for name, value in {"platform": platform, "phase": phase, **properties}.items():
             ET.SubElement(props, "property", name=name, value=value)
@@ -74,8 +74,8 @@ def restructure(path: Path, platform: str, properties: dict[str, str]) -> None:
         for key in totals:
             totals[key] += counts[key]
         total_time += duration
-    for key, value in totals.items():
-        root.set(key, str(value))
+    for key, count in totals.items():
+        root.set(key, str(count))
     root.set("time", f"{total_time:.3f}")
     _redact_tree(root)
     ET.ElementTree(root).write(path, encoding="utf-8", xml_declaration=True)

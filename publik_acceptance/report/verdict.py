@@ -74,6 +74,8 @@ def postdeploy_status(results: Results) -> str:
 def build(gate: Gate | None, cook: CookResult | None, results: Results, phases: tuple[str, ...],
           host_keys: tuple[str, ...] = ()) -> RunVerdict:
     not_run: tuple[tuple[str, str], ...] = ()
+    blocking: tuple[tuple[str, str, str], ...]
+    waived: tuple[tuple[str, str], ...]
     if gate is None:
         gate_state, detail, blocking, waived = "closed", "no preflight check ran", (), ()
     else:
