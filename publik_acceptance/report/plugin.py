@@ -129,7 +129,8 @@ class ReportState:
             None, pytest.TestReport, pytest.TestReport]:
         report = yield
         if call.when == "call":
-            report.publik_derived = self._derived(item)
+            # pytest lets plugins hang their own attributes on a report; its type does not declare them
+            report.publik_derived = self._derived(item)  # type: ignore[attr-defined]
         return report
 
     def _derived(self, item: pytest.Item) -> list[Evidence]:
@@ -184,7 +185,8 @@ class ReportState:
         if evidence:
             from pytest_html import extras
 
-            report.extras = [*getattr(report, "extras", []), extras.html(evidence_html(evidence))]
+            # pytest-html reads its extras from this attribute, which pytest's TestReport does not declare
+            report.extras = [*getattr(report, "extras", []), extras.html(evidence_html(evidence))]  # type: ignore[attr-defined]
 
     # -- end --------------------------------------------------------------------------------------
     @pytest.hookimpl(wrapper=True, trylast=True)
