@@ -104,6 +104,9 @@ def cannot_run(reason: str) -> None:
 
 @pytest.fixture(scope="session")
 def sandbox() -> Iterator[Sandbox]:
+    """The self-tests' sandbox platform (created, not started: `rig.up()` starts it), brought down and its
+    state removed at the end; when it cannot run (not root, packages missing, its addresses in use) the
+    tests that need it are skipped, or fail in CI."""
     if os.geteuid() != 0:
         cannot_run("the sandbox needs root")
     missing = [p for p in REQUIRED if not Path(p).exists()]
@@ -124,4 +127,5 @@ def sandbox() -> Iterator[Sandbox]:
 
 @pytest.fixture(scope="session")
 def rig(sandbox: Sandbox) -> Rig:
+    """The session's sandbox with the helpers tests use on it (faults, cook over SSH, waiting for tenants)."""
     return Rig(sandbox)

@@ -43,6 +43,7 @@ def host(sandbox: Sandbox, instance: str, name: str) -> tuple[str, str]:
 
 @pytest.fixture(scope="module")
 def fleet(sandbox: Sandbox) -> Iterator[Sandbox]:
+    """A sandbox of INSTANCES instances behind LATENCY_MS of latency, with PREFLIGHT_FAULTS applied; down after."""
     # Same state directory as the session's sandbox: `up` first brings down whatever it holds.
     sb = Sandbox(config=replace(sandbox.config, instances=INSTANCES, latency_ms=LATENCY_MS))
     sb.up(faults=PREFLIGHT_FAULTS)

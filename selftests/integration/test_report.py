@@ -69,6 +69,8 @@ def run_with_report(env_file: Path, reports: Path, *args: str) -> ReportRun:
 
 @pytest.fixture(scope="module")
 def healthy(rig: Rig, tmp_path_factory: pytest.TempPathFactory) -> ReportRun:
+    """One whole run (all phases, ticket CHG-4242) on the healthy sandbox, its superuser password a canary
+    that no report may show: the console and the three reports it wrote."""
     rig.up()
     rig.paths.superuser_password.write_text(CANARY + "\n")
     reports = tmp_path_factory.mktemp("reports")

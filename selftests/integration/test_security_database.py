@@ -56,6 +56,7 @@ def role_exists(rig: Rig, name: str) -> bool:
 
 @pytest.fixture
 def clean() -> Iterator[None]:
+    """No marker file before or after the test: its presence proves an injected shell command ran."""
     MARKER.unlink(missing_ok=True)
     yield
     MARKER.unlink(missing_ok=True)

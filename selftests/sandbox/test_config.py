@@ -16,6 +16,7 @@ from publik_sandbox.recipes import write_recipes
 
 @pytest.fixture
 def setup(tmp_path: Path):
+    """(config, state paths, instances) of a one-instance sandbox whose recipes are written under tmp_path."""
     config = SandboxConfig(state_dir=tmp_path / "state", env_file=None)
     paths = StatePaths(config.state_dir)
     instances = write_recipes(config, paths.recipes)

@@ -20,6 +20,7 @@ from publik_sandbox.recipes import write_recipes
 
 @pytest.fixture(scope="module")
 def instances(tmp_path_factory):
+    """The instances of a two-instance sandbox (recipes generated, not written), to aim faults at."""
     config = SandboxConfig(state_dir=tmp_path_factory.mktemp("state"), instances=2)
     return write_recipes(config, config.state_dir / "recipes", write=False)
 

@@ -30,6 +30,7 @@ pytestmark = pytest.mark.sandbox
 
 @pytest.fixture(scope="module", autouse=True)
 def healthy(rig):
+    """The sandbox, up without faults, for every test of this module."""
     rig.up()
     return rig
 

@@ -22,6 +22,7 @@ PASSWORD = "S3cret-superuser-Passw0rd"
 
 @pytest.fixture
 def state(tmp_path: Path) -> Path:
+    """A sandbox state directory holding only the stand-in `hobo-manage`, pointed at this directory."""
     for sub in ("standin/hung", "agent/queue", "bin"):
         (tmp_path / sub).mkdir(parents=True)
     script = tmp_path / "bin" / "hobo-manage"

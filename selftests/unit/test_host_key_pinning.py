@@ -85,6 +85,7 @@ class SshServer:
 
 @pytest.fixture
 def server() -> Iterator[SshServer]:
+    """A local SSH server whose host key a test can change; stopped after the test."""
     srv = SshServer()
     yield srv
     srv.stop()

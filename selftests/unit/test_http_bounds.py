@@ -31,11 +31,13 @@ SERVER_LIFETIME = 12.0  # the server gives up by itself: a broken test never han
 
 @pytest.fixture(scope="module")
 def ca() -> trustme.CA:
+    """A throwaway certificate authority that issues the test servers' certificates."""
     return trustme.CA()
 
 
 @pytest.fixture
 def ca_file(ca: trustme.CA, tmp_path: Path) -> Path:
+    """The CA's certificate as a PEM file, for a client that trusts it."""
     path = tmp_path / "ca.pem"
     ca.cert_pem.write_to_path(str(path))
     return path

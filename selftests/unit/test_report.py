@@ -26,6 +26,7 @@ SECRET = "Unit-Canary-<&\"'>-s3cr3t"
 
 @pytest.fixture
 def secret() -> str:
+    """SECRET, registered for redaction as a secret resolved from the environment file would be."""
     REGISTRY.add(SECRET)
     return SECRET
 

@@ -53,6 +53,7 @@ ENCODINGS: dict[str, Callable[[str], str]] = {
 
 @pytest.fixture
 def secret() -> str:
+    """SECRET, registered for redaction as a secret resolved from the environment file would be."""
     REGISTRY.add(SECRET)
     return SECRET
 

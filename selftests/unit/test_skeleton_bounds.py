@@ -56,6 +56,7 @@ def deflated(name: str, text: bytes) -> tuple[str, bytes, int, int]:
 
 @pytest.fixture(scope="module")
 def bombs() -> dict[str, bytes]:
+    """Hostile skeleton zips by name: decompression bombs, lying sizes, an absurd ratio, too many members."""
     gib2, crc2 = zeros(2048)
     gib1, crc1 = zeros(1000)
     site = deflated("site-options.cfg", SITE_OPTIONS)
