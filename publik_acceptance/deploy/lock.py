@@ -16,8 +16,6 @@ from publik_acceptance.deploy.result import CookRefused
 from publik_acceptance.deploy.shell import Remote, clean, failure, script
 from publik_acceptance.evidence.probes.remote import RemoteResult
 
-HOLDER_LIMIT = 4096  # bytes of the holder record we read back (the scripts' `head -c 4096`)
-
 # Safety of the lock's directory: every ancestor (of the path as written and as resolved) belongs to
 # root and no other user can write it (a sticky directory such as /tmp is fine: nobody can rename
 # our entries there); the directory itself is root's, mode 0700, not a symlink (created if missing).

@@ -16,7 +16,6 @@ from publik_acceptance.evidence.probes.remote import RemoteResult
 
 KILL_GRACE = 10  # seconds between TERM and KILL
 MARKER = "publik-acceptance-cook-"
-WRAPPER_PREFIX = "publik-acceptance: "  # how the wrapper's own lines start in the cook log
 
 # Wait until no process of the cook (marker in its arguments) is left; stop stragglers. $1 token,
 # $2 seconds to wait before signalling them.
