@@ -48,7 +48,6 @@ class Pin:
     hostname: str
     address: str
     spki_sha256: str | None  # base64, as Chromium wants it
-    cert_sha256: str | None  # hex, to compare with the TLS evidence
     error: str | None = None
 
 
@@ -124,17 +123,16 @@ def pin(env: Environment, hostname: str, address: str) -> Pin:
     try:
         sock = connect(hostname, address, env.http.port, verifying_context(env.tls), env.http.timeout)
     except OSError as exc:  # ssl errors are OSErrors too
-        return Pin(hostname, address, None, None, f"no verified TLS session: {exc}")
+        return Pin(hostname, address, None, f"no verified TLS session: {exc}")
     try:
         der = sock.getpeercert(binary_form=True)
     finally:
         sock.close()
     if not der:
-        return Pin(hostname, address, None, None, "no certificate received")
+        return Pin(hostname, address, None, "no certificate received")
     cert = x509.load_der_x509_certificate(der)
     spki = cert.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
-    return Pin(hostname, address, base64.b64encode(hashlib.sha256(spki).digest()).decode(),
-               hashlib.sha256(der).hexdigest(), None)
+    return Pin(hostname, address, base64.b64encode(hashlib.sha256(spki).digest()).decode(), None)
 
 
 def _host(address: str) -> str:
