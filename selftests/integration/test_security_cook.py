@@ -19,7 +19,6 @@ import shutil
 import signal
 import stat
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -31,6 +30,7 @@ from publik_acceptance.deploy.result import CookRefused, CookResult
 from publik_acceptance.deploy.uploads import skeleton_targets
 from publik_acceptance.evidence.probes.remote import SshPool
 from publik_acceptance.plan import load_plan
+from selftests.clients import wait_for
 from selftests.rig import Rig
 
 from .locks import dead_pid, leftovers, lock_path, plant_lock
@@ -68,14 +68,6 @@ while True:
                 pass
 """
 
-
-def _wait_for(predicate, timeout: float) -> bool:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 def _cook(rig: Rig) -> tuple[Cook, SshPool, list[str]]:
@@ -222,7 +214,7 @@ def test_planted_entries_where_the_old_lock_lived_change_nothing(rig: Rig, tmp_p
     try:
         first = start_suite(env, "--phase", "deploy", tmp=tmp_path / "first")
         try:
-            assert _wait_for(lambda: len(rig.sandbox.cook_invocations()) == 1, 40), "the first cook did not start"
+            assert wait_for(lambda: len(rig.sandbox.cook_invocations()) == 1, 40), "the first cook did not start"
             assert (default_lock_dir / "cook.lock").is_dir()
             second = run_suite(env, "--phase", "deploy", tmp=tmp_path / "second")
         finally:
@@ -265,15 +257,22 @@ def test_stale_lock_is_reported_and_broken_only_with_break_lock(rig: Rig, tmp_pa
 
 
 # -- point 5: interrupts leave nothing behind and lie about nothing ----------------------------------
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
-def test_interrupt_during_the_cook_leaves_nothing(rig: Rig, tmp_path: Path, signum: int) -> None:
+def _start_a_hanging_cook(rig: Rig, tmp_path: Path) -> tuple[subprocess.Popen, set[int]]:
+    """The whole flow in the background with a cook that never returns; once it hangs, its stand-in PIDs."""
     rig.up("cook-hangs")
     env = variant(rig.sandbox.env_file, tmp_path, cook={"timeout": 120})
     before = _hung(rig)
     process = start_suite(env, "--phase", "all", tmp=tmp_path)
+    if not wait_for(lambda: bool(_hung(rig) - before), 40):
+        finish_suite(process, tmp_path, timeout=90)
+        raise AssertionError("the cook did not start")
+    return process, _hung(rig) - before
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_interrupt_during_the_cook_leaves_nothing(rig: Rig, tmp_path: Path, signum: int) -> None:
+    process, hung = _start_a_hanging_cook(rig, tmp_path)
     try:
-        assert _wait_for(lambda: _hung(rig) - before, 40), "the cook did not start"
-        hung = _hung(rig) - before
         uploaded = _describe_upload(rig)
         held = lock_path(rig).is_dir()
         process.send_signal(signum)
@@ -316,13 +315,8 @@ def _sshd_session_of(pid: int) -> int:
 
 
 def test_ssh_drop_during_the_cook_stops_it_and_tells_the_truth(rig: Rig, tmp_path: Path) -> None:
-    rig.up("cook-hangs")
-    env = variant(rig.sandbox.env_file, tmp_path, cook={"timeout": 120})
-    before = _hung(rig)
-    process = start_suite(env, "--phase", "all", tmp=tmp_path)
+    process, hung = _start_a_hanging_cook(rig, tmp_path)
     try:
-        assert _wait_for(lambda: _hung(rig) - before, 40), "the cook did not start"
-        hung = _hung(rig) - before
         os.kill(_sshd_session_of(next(iter(hung))), signal.SIGKILL)  # only the suite's connection
     finally:
         result = finish_suite(process, tmp_path, timeout=90)

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import json
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
 
+from selftests.clients import wait_for
 from selftests.rig import Rig
 
 from .locks import leftovers, lock_path, plant_lock, start_time
@@ -253,14 +253,6 @@ def test_postdeploy_polls_are_batched_per_server(rig: Rig) -> None:
     assert all(i.ready_at is not None and i.polls >= 2 for i in late)
 
 
-def _wait_for(predicate, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
-
 
 def test_a_concurrent_cook_is_refused_by_the_lock(rig: Rig, tmp_path: Path) -> None:
     rig.up("cook-hangs")
@@ -270,7 +262,7 @@ def test_a_concurrent_cook_is_refused_by_the_lock(rig: Rig, tmp_path: Path) -> N
     (tmp_path / "second").mkdir()
     first = start_suite(env, "--phase", "all", tmp=tmp_path / "first")
     try:
-        assert _wait_for(lambda: len(rig.sandbox.cook_invocations()) == 1, 30), "the first cook did not start"
+        assert wait_for(lambda: len(rig.sandbox.cook_invocations()) == 1, 30), "the first cook did not start"
         assert lock.exists()
         second = run_suite(env, "--phase", "all", tmp=tmp_path / "second")
     finally:
@@ -289,7 +281,7 @@ def test_ssh_drop_during_the_cook_is_reported_and_releases_the_lock(rig: Rig, tm
     lock = lock_path(rig)
     run = start_suite(env, "--phase", "all", tmp=tmp_path)
     try:
-        assert _wait_for(lambda: len(rig.sandbox.cook_invocations()) == 1, 30), "the cook did not start"
+        assert wait_for(lambda: len(rig.sandbox.cook_invocations()) == 1, 30), "the cook did not start"
         # sshd's per-connection processes ("sshd: root [priv]", "sshd: root@notty"), not the listener.
         subprocess.run(["pkill", "-f", "^sshd: root"], check=False)
     finally:
