@@ -66,6 +66,9 @@ def pytest_configure(config: pytest.Config) -> None:
     for phase in PHASES:
         config.addinivalue_line("markers", f"{phase}: test of the {phase} phase (set from the directory)")
     config.addinivalue_line("markers", "services(*kinds): run only for Targets of these service kinds")
+    config.addinivalue_line("markers", "report(column=None, wait=None, cook_log=False): what the change-ticket "
+                            "report shows of this check: its column in the per-service table, the postdeploy wait "
+                            "(tenant, database, page) whose polls it shows, or (cook_log=True) the cook's log")
     name = config.getoption("publik_env")
     split = _split_path_option(config)
     if split and config.rootpath != SUITE_DIR.parent:

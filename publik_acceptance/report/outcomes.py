@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import pytest
 
+from publik_acceptance.report.declared import Declared
+
 OUTCOMES = ("passed", "failed", "error", "skipped")
 MAX_MESSAGE = 4000
+DECLARED = "publik_declared"  # the TestReport attribute the plugin stores a Declared in
 _PARAM = re.compile(r"\[(.*)\]$")
 
 
@@ -19,11 +22,12 @@ class TestRecord:
     phase: str | None
     function: str  # test_tls
     param: str | None  # combo|host.example|192.0.2.10
-    target: str | None  # the Target id (kind|hostname) when the parameter names one
+    target: str | None  # the Target id (kind|hostname) of its `target` or `frontend` parameter
     address: str | None
     outcome: str = "passed"  # passed, failed, error, skipped
     duration: float = 0.0
     message: str = ""
+    column: str | None = None  # its column in the per-service table, as the check declares it
     __test__ = False  # not a pytest test class, whatever its name
 
     @property
@@ -46,11 +50,10 @@ def _message(report: pytest.TestReport) -> str:
 
 
 class Results:
-    """Collects reports as they come (setup, call, teardown) into one TestRecord per test."""
+    """Collects reports as they come (setup, call, teardown) into one TestRecord per test, with what the
+    check declares (phase, Target, column: see declared.py) as the plugin put it on the report."""
 
-    def __init__(self, phase_of: Callable[[str], str | None], target_ids: Iterable[str]) -> None:
-        self._phase_of = phase_of
-        self._targets = set(target_ids)
+    def __init__(self) -> None:
         self.records: dict[str, TestRecord] = {}
 
     def _record(self, report: pytest.TestReport) -> TestRecord:
@@ -60,17 +63,11 @@ class Results:
             match = _PARAM.search(function)
             param = match.group(1) if match else None
             function = function[: match.start()] if match else function
-            target, address = self._target_of(param)
-            record = TestRecord(report.nodeid, self._phase_of(report.nodeid), function, param, target, address)
+            facts: Declared = getattr(report, DECLARED, None) or Declared()
+            record = TestRecord(report.nodeid, facts.phase, function, param, facts.target_id, facts.address,
+                                column=facts.column)
             self.records[report.nodeid] = record
         return record
-
-    def _target_of(self, param: str | None) -> tuple[str | None, str | None]:
-        parts = (param or "").split("|")
-        if len(parts) >= 2 and f"{parts[0]}|{parts[1]}" in self._targets:
-            address = parts[2] if len(parts) > 2 and parts[2] != "unresolved" else None
-            return f"{parts[0]}|{parts[1]}", address
-        return None, None
 
     def add(self, report: pytest.TestReport) -> None:
         record = self._record(report)

@@ -17,17 +17,16 @@ import pytest
 from publik_acceptance import pytest_plugin as front
 from publik_acceptance.config.secrets import REGISTRY, redact
 from publik_acceptance.evidence.log import Evidence, plain
-from publik_acceptance.evidence.preflight import Frontend
 from publik_acceptance.judge.postdeploy import Outcome
 from publik_acceptance.plan import Plan, load_plan
 from publik_acceptance.report import junit, metadata, page, redaction, screenshots, summary, targets
-from publik_acceptance.report.outcomes import Results, skip_reason
+from publik_acceptance.report.declared import Declared, check_declaration, declared
+from publik_acceptance.report.outcomes import DECLARED, Results, skip_reason
 from publik_acceptance.report.paths import ReportPaths, report_paths
 from publik_acceptance.report.render import evidence_html
 from publik_acceptance.report.verdict import RunVerdict, build
 
 STATE_KEY = pytest.StashKey["ReportState"]()
-ASPECTS = {"test_tenant_directory": "tenant", "test_database": "database", "test_page": "page"}
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -82,7 +81,7 @@ class ReportState:
         self.paths = paths
         self.started = started
         self.phases = front.selected_phases(config)
-        self.results = Results(self._phase_of, (t.id for t in plan.targets))
+        self.results = Results()
         self.outcome: Outcome | None = None
         self.info: metadata.RunInfo | None = None
         self.verdict: RunVerdict | None = None
@@ -90,9 +89,6 @@ class ReportState:
         self.screens = screenshots.Screenshots("not run", "")
         self.leaks: list[redaction.Leak] = []
         self.metadata_source: dict[str, Any] | None = None
-
-    def _phase_of(self, nodeid: str) -> str | None:
-        return front.phase_of(self.config.rootpath / nodeid.split("::")[0])
 
     @property
     def run(self) -> front.RunContext | None:
@@ -124,22 +120,28 @@ class ReportState:
         table.update(escaped)
 
     # -- per test ---------------------------------------------------------------------------------
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        for item in items:
+            check_declaration(item)
+
     @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[
             None, pytest.TestReport, pytest.TestReport]:
         report = yield
+        # On the report, not in its user_properties: junitxml would write those into the JUnit file.
+        facts = declared(item)
+        setattr(report, DECLARED, facts)
         if call.when == "call":
             # pytest lets plugins hang their own attributes on a report; its type does not declare them
-            report.publik_derived = self._derived(item)  # type: ignore[attr-defined]
+            report.publik_derived = self._derived(item, facts)  # type: ignore[attr-defined]
         return report
 
-    def _derived(self, item: pytest.Item) -> list[Evidence]:
+    def _derived(self, item: pytest.Item, facts: Declared) -> list[Evidence]:
         """Evidence the plugin knows better than the test: the cook's log, and the postdeploy wait."""
         funcargs: dict[str, Any] = getattr(item, "funcargs", {})
-        name = getattr(item, "originalname", item.name)
         found = []
         run = self.run
-        if name == "test_cook" and run is not None:
+        if facts.cook_log and run is not None:
             if run.cook is not None:
                 found.append(Evidence("cook", "the cook over SSH (log redacted)", plain(run.cook)))
             else:
@@ -150,17 +152,12 @@ class ReportState:
         deployment = funcargs.get("deployment")
         if isinstance(deployment, Outcome):
             self.outcome = deployment
-            found += self._wait_evidence(name, funcargs, deployment)
+            found += self._wait_evidence(facts, deployment)
         return found
 
     @staticmethod
-    def _wait_evidence(name: str, funcargs: dict[str, Any], deployment: Outcome) -> list[Evidence]:
-        aspect = ASPECTS.get(name)
-        frontend, target = funcargs.get("frontend"), funcargs.get("target")
-        if isinstance(frontend, Frontend):
-            target, address = frontend.target, frontend.address
-        else:
-            address = None
+    def _wait_evidence(facts: Declared, deployment: Outcome) -> list[Evidence]:
+        aspect, target, address = facts.wait, facts.target, facts.address
         if aspect is None or target is None:
             return []
         item = deployment.items.get((target.id, aspect, address))

@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from publik_acceptance.judge.postdeploy import Outcome
 from publik_acceptance.plan import Plan, Target
+from publik_acceptance.pytest_plugin import PHASES
 from publik_acceptance.report.outcomes import Results, TestRecord
 
-# (column, phase, test function): the checks a reviewer reads per service, in deployment order.
-COLUMNS: tuple[tuple[str, str, str], ...] = (
-    ("DNS", "preflight", "test_dns"),
-    ("TLS", "preflight", "test_tls"),
-    ("404 before", "preflight", "test_http_404"),
-    ("clean slate", "preflight", "test_not_yet_deployed"),
-    ("tenant dir", "postdeploy", "test_tenant_directory"),
-    ("database", "postdeploy", "test_database"),
-    ("page / redirect", "postdeploy", "test_page"),
-)
+# The per-service table's layout: its columns per phase, in deployment order. Which check fills a column is
+# the check's own declaration (@pytest.mark.report(column=…), see declared.py). A listed column is in every
+# run, empty ("not run in this run") when no check of the run fills it; a column a check declares that is
+# not listed comes after its phase's listed ones, in run order: adding a check needs no edit here.
+LAYOUT: dict[str, tuple[str, ...]] = {
+    "preflight": ("DNS", "TLS", "404 before", "clean slate"),
+    "postdeploy": ("tenant dir", "database", "page / redirect"),
+}
 
 
 @dataclass(frozen=True)
@@ -72,15 +72,29 @@ def cell(records: list[TestRecord]) -> Cell:
     return Cell("ok", f"✓{count}", "passed" + (f" on {', '.join(where(r) for r in passed)}" if per_address else ""))
 
 
+def columns(records: Iterable[TestRecord]) -> list[str]:
+    """The layout's columns and, after each phase's, the new ones the run's per-Target checks declare."""
+    listed = {column for phase_columns in LAYOUT.values() for column in phase_columns}
+    new: dict[str | None, list[str]] = {}
+    for record in records:
+        column = record.column
+        if column and record.target and column not in listed:
+            listed.add(column)
+            new.setdefault(record.phase, []).append(column)
+    order = [*PHASES, *(p for p in new if p not in PHASES)]  # a check outside tests/<phase>/ last
+    return [c for phase in order for c in (*LAYOUT.get(phase, ()), *new.get(phase, ()))]
+
+
 def rows(plan: Plan, results: Results, outcome: Outcome | None) -> list[TargetRow]:
-    by_key: dict[tuple[str, str, str], list[TestRecord]] = {}
-    for record in results.records.values():
-        if record.target and record.phase:
-            by_key.setdefault((record.target, record.phase, record.function), []).append(record)
+    records = list(results.records.values())
+    by_key: dict[tuple[str, str], list[TestRecord]] = {}
+    for record in records:
+        if record.target and record.column:
+            by_key.setdefault((record.target, record.column), []).append(record)
+    names = columns(records)
     table = []
     for target in plan.targets:
-        cells = {column: cell(by_key.get((target.id, phase, function), []))
-                 for column, phase, function in COLUMNS}
+        cells = {column: cell(by_key.get((target.id, column), [])) for column in names}
         ready = outcome.time_to_ready(target) if outcome else None
         if outcome is None:
             ready_text = "—"
@@ -94,4 +108,4 @@ def rows(plan: Plan, results: Results, outcome: Outcome | None) -> list[TargetRo
 
 def used_columns(table: list[TargetRow]) -> list[str]:
     """Columns with something in them: a preflight-only run shows no empty postdeploy columns."""
-    return [c for c, _, _ in COLUMNS if any(row.cells[c].state != "none" for row in table)]
+    return [c for c in (table[0].cells if table else ()) if any(row.cells[c].state != "none" for row in table)]

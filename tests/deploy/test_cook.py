@@ -10,6 +10,7 @@ from publik_acceptance.plan import Plan
 from publik_acceptance.pytest_plugin import RunContext, deadline_refusal
 
 
+@pytest.mark.report(cook_log=True)
 def test_cook(plan: Plan, run: RunContext, pytestconfig: pytest.Config) -> None:
     gate = run.gate
     if gate.only_narrowed:

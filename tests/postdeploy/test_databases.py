@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
+
 from publik_acceptance.judge.postdeploy import Outcome
 from publik_acceptance.judge.waiting import conclude
 from publik_acceptance.plan import Target
 
 
+@pytest.mark.report(column="database", wait="database")
 def test_database(deployment: Outcome, target: Target) -> None:
     item = deployment.items.get((target.id, "database", None))
     what = f"schema {target.schema} in {target.database}" if target.schema else f"database {target.database}"

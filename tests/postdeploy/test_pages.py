@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import pytest
+
 from publik_acceptance.evidence.preflight import Frontend
 from publik_acceptance.judge.checks import skip_unchecked
 from publik_acceptance.judge.postdeploy import Outcome, frontend_pages
 from publik_acceptance.judge.waiting import conclude
 
 
+@pytest.mark.report(column="page / redirect", wait="page")
 def test_page(deployment: Outcome, frontend: Frontend) -> None:
     target = frontend.target
     if frontend.address is None:

@@ -37,6 +37,7 @@ def test_wcs_skeleton(plan: Plan, preflight: PreflightEvidence, target: Target) 
     judge_wcs_skeleton(target, plan.environment.wcs.skeletons_dir, server, preflight.skeleton(target)).conclude()
 
 
+@pytest.mark.report(column="clean slate")
 def test_not_yet_deployed(plan: Plan, preflight: PreflightEvidence, target: Target) -> None:
     if preflight.servers[target.server].error:
         skip_unchecked(f"the {target.server} server is unreachable: see test_ssh")

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import pytest
+
 from publik_acceptance.evidence.preflight import Frontend, PreflightEvidence
 from publik_acceptance.judge.checks import skip_unchecked
 from publik_acceptance.judge.notfound import judge_not_found
 from publik_acceptance.plan import Plan
 
 
+@pytest.mark.report(column="404 before")
 def test_http_404(plan: Plan, preflight: PreflightEvidence, frontend: Frontend) -> None:
     target, address = frontend.target, frontend.address
     if address is None:

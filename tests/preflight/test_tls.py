@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import pytest
+
 from publik_acceptance.evidence.preflight import Frontend, PreflightEvidence
 from publik_acceptance.judge.checks import skip_unchecked
 from publik_acceptance.judge.preflight import judge_tls
 from publik_acceptance.plan import Plan
 
 
+@pytest.mark.report(column="TLS")
 def test_tls(plan: Plan, preflight: PreflightEvidence, frontend: Frontend) -> None:
     target, address = frontend.target, frontend.address
     if address is None:
