@@ -26,7 +26,7 @@ from publik_acceptance.config.recipe import render_for_cook
 from publik_acceptance.config.secrets import redact
 from publik_acceptance.deploy.lock import CookLock, holder_record
 from publik_acceptance.deploy.result import CookRefused, CookResult
-from publik_acceptance.deploy.shell import as_root, as_user
+from publik_acceptance.deploy.shell import as_root
 from publik_acceptance.deploy.uploads import (
     recipe_dir,
     remove_recipe_dir,
@@ -222,8 +222,7 @@ class Cook:
             self._say(result, f"{'!' if stream == 'stderr' else '|'} {line}")
 
         try:
-            run = run_wrapped(self._remote, token, directory, command, cook.timeout, as_root(self.env),
-                              as_user(self.env, cook.user), echo)
+            run = run_wrapped(self._remote, self.env, token, directory, command, echo)
         except KeyboardInterrupt:
             self._say(result, "interrupted: the cook's SSH channel is closed, the remote wrapper stops the cook")
             self._settle(token, result)

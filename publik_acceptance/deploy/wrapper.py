@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from publik_acceptance.deploy.shell import Remote, script
+from publik_acceptance.config.environment import Environment
+from publik_acceptance.deploy.shell import Remote, as_root, as_user, script
 from publik_acceptance.evidence.probes.remote import RemoteResult
 
 KILL_GRACE = 10  # seconds between TERM and KILL
@@ -35,15 +36,18 @@ echo ENDED
 # The wrapper, as the login user: the cook in its own process group (setsid) under `timeout`; a
 # watchdog reads the channel's stdin, which reaches EOF when the suite goes away (Ctrl-C, SIGTERM,
 # connection dropped): it stops the group. The recipe directory is removed once the group ended.
-# $0 marker, $1 recipe directory, $2 time limit, $3 the cook command. @ROOT@/@COOK@: sudo prefixes.
+# $0 marker, $1 recipe directory, $2 time limit, $3 the cook command, $4 "1" when root needs sudo,
+# $5 the cook user when it is not the login user. @GRACE@: KILL_GRACE, our constant.
 _WRAPPER = r"""
-dir=$1; limit=$2; cmd=$3
+dir=$1; limit=$2; cmd=$3; sudo_root=$4; cook_user=$5
+as_root() { if [ "$sudo_root" = 1 ]; then sudo -n "$@"; else "$@"; fi; }
+as_cook() { if [ -n "$cook_user" ]; then sudo -n -u "$cook_user" "$@"; else "$@"; fi; }
 exec 3<&0 0</dev/null
 setsid timeout --kill-after=@GRACE@ "$limit" sh -c "$cmd" 3<&- &
 pgid=$!
 trap '' PIPE
 say() { printf 'publik-acceptance: %s\n' "$*" >&2; }
-signal() { @ROOT@/bin/kill -s "$1" -- -"$pgid" 2>/dev/null; }
+signal() { as_root /bin/kill -s "$1" -- -"$pgid" 2>/dev/null; }
 alive() { signal 0; }
 reap() { [ "$(sed 's/.*) //' "/proc/$pgid/stat" 2>/dev/null | cut -c1)" = Z ] && { wait "$pgid"; status=$?; }; }
 say "cook started in process group $pgid"
@@ -66,16 +70,19 @@ while alive; do
   sleep 0.2
 done
 kill "$watch" 2>/dev/null
-@COOK@rm -rf -- "$dir" && say "recipe removed"
+as_cook rm -rf -- "$dir" && say "recipe removed"
 exit "$status"
-"""
+""".replace("@GRACE@", str(KILL_GRACE))
 
 
-def run_wrapped(remote: Remote, token: str, directory: str, command: str, limit: float, root: str, as_cook: str,
+def run_wrapped(remote: Remote, env: Environment, token: str, directory: str, command: str,
                 on_line: Callable[[str, str], None]) -> RemoteResult:
-    """Run the cook `command` under the wrapper (at most `limit` s), its output to `on_line`, the SSH channel held."""
-    text = _WRAPPER.replace("@GRACE@", str(KILL_GRACE)).replace("@ROOT@", root).replace("@COOK@", as_cook)
-    return remote(script("", text, directory, str(int(limit)), command, name=f"{MARKER}{token}"),
+    """Run the cook `command` under the wrapper (cook.timeout), its output to `on_line`, the SSH channel held."""
+    limit = env.cook.timeout
+    sudo_root = "1" if as_root(env) else ""
+    cook_user = env.cook.user if as_user(env, env.cook.user) else ""
+    return remote(script("", _WRAPPER, directory, str(int(limit)), command, sudo_root, cook_user,
+                         name=f"{MARKER}{token}"),
                   timeout=limit + KILL_GRACE + 15, on_line=on_line, hold_stdin=True)
 
 
