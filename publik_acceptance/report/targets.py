@@ -82,7 +82,8 @@ def columns(records: Iterable[TestRecord]) -> list[str]:
             listed.add(column)
             new.setdefault(record.phase, []).append(column)
     order = [*PHASES, *(p for p in new if p not in PHASES)]  # a check outside tests/<phase>/ last
-    return [c for phase in order for c in (*LAYOUT.get(phase, ()), *new.get(phase, ()))]
+    # A check outside tests/<phase>/ has phase None, which lists no column.
+    return [c for phase in order for c in (*LAYOUT.get(phase or "", ()), *new.get(phase, ()))]
 
 
 def rows(plan: Plan, results: Results, outcome: Outcome | None) -> list[TargetRow]:
