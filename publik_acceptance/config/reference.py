@@ -107,7 +107,7 @@ def _documented_section(hint: Any) -> type | None:
     documented: such a section is shown key by key, any other as its default (`null`, `[]`)."""
     candidates = get_args(hint) if get_origin(hint) in (tuple, dict, Union, types.UnionType) else (hint,)
     for candidate in candidates:
-        if is_dataclass(candidate) and any(
+        if isinstance(candidate, type) and is_dataclass(candidate) and any(
             f.metadata["doc"] or f.metadata["example"] is not None for f in declared(candidate)
         ):
             return candidate
