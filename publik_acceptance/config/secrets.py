@@ -19,6 +19,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal, overload
 from urllib.parse import quote, quote_plus
 from xml.sax.saxutils import escape as xml_escape
 
@@ -141,6 +142,14 @@ class SecretRef:
         except ConfigError:
             return False
         return True
+
+
+@overload
+def read_secret_ref(node: Node, base: Path, nullable: Literal[False] = False) -> SecretRef: ...
+
+
+@overload
+def read_secret_ref(node: Node, base: Path, nullable: bool) -> SecretRef | None: ...
 
 
 def read_secret_ref(node: Node, base: Path, nullable: bool = False) -> SecretRef | None:
