@@ -81,7 +81,8 @@ class UdpRelay(asyncio.DatagramProtocol):
         self.in_flight = 0
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
+        assert isinstance(transport, asyncio.DatagramTransport)  # as create_datagram_endpoint makes them
+        self.transport = transport
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         if self.in_flight >= MAX_UDP:

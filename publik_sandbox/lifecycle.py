@@ -55,14 +55,14 @@ class Sandbox:
     """The local Publik-like platform. Usable from pytest fixtures and from `inv sandbox.*`."""
 
     def __init__(self, state_dir: str | Path | None = None, instances: int = 1,
-                 config: SandboxConfig | None = None, **overrides: object) -> None:
+                 config: SandboxConfig | None = None, **overrides: Any) -> None:
         if config is None:
             state = Path(state_dir) if state_dir else default_state_dir()
             config = SandboxConfig(state_dir=state.resolve(), instances=instances)
         elif state_dir is not None:
             config = replace(config, state_dir=Path(state_dir).resolve())
         if overrides:
-            config = replace(config, **overrides)  # type: ignore[arg-type]
+            config = replace(config, **overrides)  # any SandboxConfig field; replace() refuses other names
         self.config = config
         self.paths = StatePaths(config.state_dir)
         self._procs: dict[str, subprocess.Popen] = {}  # kept so our own children get reaped
@@ -137,8 +137,8 @@ class Sandbox:
         else:
             statedir.unmount(paths.state)
             _remove(paths.state)
-        for env_file in {self.config.env_file, paths.env_copy} - {None}:
-            envfile.remove_if_ours(env_file, paths.state)  # type: ignore[arg-type]
+        for env_file in {p for p in (self.config.env_file, paths.env_copy) if p is not None}:
+            envfile.remove_if_ours(env_file, paths.state)
         if failed:
             raise SandboxError(f"could not delete users {', '.join(failed)} (processes still running?)")
 

@@ -25,9 +25,13 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 from urllib.parse import urljoin, urlsplit
 
 from publik_acceptance.evidence.probes.tls import TlsEvidence, handshake
+
+if TYPE_CHECKING:
+    from _typeshed import WriteableBuffer  # what RawIOBase.readinto and recv_into take (no runtime name in 3.11)
 
 USER_AGENT = "publik-acceptance/0.1 (+deployment acceptance checks)"
 MAX_BODY = 256 * 1024
@@ -213,7 +217,7 @@ class DeadlineSocket:
         self._arm()
         self.sock.sendall(data)
 
-    def recv_into(self, buffer: memoryview) -> int:
+    def recv_into(self, buffer: WriteableBuffer) -> int:
         self._arm()
         return self.sock.recv_into(buffer)
 
@@ -243,7 +247,7 @@ class _DeadlineReader(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+    def readinto(self, buffer: WriteableBuffer) -> int:
         return self.sock.recv_into(buffer)
 
     def close(self) -> None:

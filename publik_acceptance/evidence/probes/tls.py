@@ -169,8 +169,11 @@ def handshake(hostname: str, address: str, port: int, context: ssl.SSLContext,
     """Verified handshake; on a certificate problem, an inspecting one. Returns the open socket."""
     started = time.monotonic()
 
-    def evidence(**fields: object) -> TlsEvidence:
-        return TlsEvidence(hostname, address, port, elapsed=time.monotonic() - started, **fields)  # type: ignore[arg-type]
+    def evidence(verified: bool, error_kind: str | None = None, error: str | None = None,
+                 session: ssl.SSLSocket | None = None) -> TlsEvidence:
+        protocol, cipher, cert = _session(session) if session is not None else (None, None, None)
+        return TlsEvidence(hostname, address, port, verified, error_kind, error, protocol, cipher, cert,
+                           elapsed=time.monotonic() - started)
 
     deadline = started + timeout
     try:
@@ -182,7 +185,7 @@ def handshake(hostname: str, address: str, port: int, context: ssl.SSLContext,
         except (OSError, ssl.SSLError) as inner:
             error = f"{message} (and re-reading it failed: {inner})"
             return evidence(verified=False, error_kind=kind, error=error), None
-        return evidence(verified=False, error_kind=kind, error=message, **_session(sock)), sock
+        return evidence(verified=False, error_kind=kind, error=message, session=sock), sock
     except TimeoutError:
         return evidence(verified=False, error_kind="timeout", error=f"no TLS handshake within {timeout:g} s"), None
     except ssl.SSLError as exc:
@@ -190,14 +193,11 @@ def handshake(hostname: str, address: str, port: int, context: ssl.SSLContext,
         return evidence(verified=False, error_kind="handshake", error=error), None
     except OSError as exc:
         return evidence(verified=False, error_kind="connect", error=f"TCP connect failed: {exc.strerror or exc}"), None
-    return evidence(verified=True, **_session(sock)), sock
+    return evidence(verified=True, session=sock), sock
 
 
-def _session(sock: ssl.SSLSocket) -> dict[str, object]:
+def _session(sock: ssl.SSLSocket) -> tuple[str | None, str | None, CertInfo | None]:
+    """(protocol, cipher, certificate) of an established session."""
     der = sock.getpeercert(binary_form=True)
     cipher = sock.cipher()
-    return {
-        "protocol": sock.version(),
-        "cipher": cipher[0] if cipher else None,
-        "cert": parse_certificate(der) if der else None,
-    }
+    return sock.version(), cipher[0] if cipher else None, parse_certificate(der) if der else None
