@@ -147,10 +147,22 @@ class RunContext:
         self.config = config
         self.pool = SshPool(plan.environment)
         self.prober = Prober(plan.environment)
-        self.preflight = PreflightEvidence(plan, self.pool, self.prober)
-        self.postdeploy = PostdeployEvidence(plan, self.pool, self.prober, self.preflight)
+        self.preflight = PreflightEvidence(plan, self.pool, self.prober, progress=self.say)
+        self.postdeploy = PostdeployEvidence(plan, self.pool, self.prober, self.preflight, progress=self.say)
         self.gate = Gate(plan.environment.waivers)
         self.cook: CookResult | None = None
+
+    def say(self, line: str) -> None:
+        """A line on the operator's console now, past pytest's capture (progress of long waits, the cook).
+        Only from the main thread: pytest's terminal is not thread-safe."""
+        if threading.current_thread() is not threading.main_thread():
+            return
+        reporter = self.config.pluginmanager.getplugin("terminalreporter")
+        capture = self.config.pluginmanager.getplugin("capturemanager")
+        if reporter is None or capture is None:
+            return
+        with capture.global_and_fixture_disabled():
+            reporter.write_line(line)
 
     def close(self) -> None:
         self.prober.close()

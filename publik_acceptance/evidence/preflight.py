@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property
@@ -54,7 +56,11 @@ class PreflightEvidence:
     the other: the phase costs about the longest of them, not their sum.
     """
 
-    def __init__(self, plan: Plan, pool: SshPool, prober: Prober) -> None:
+    def __init__(self, plan: Plan, pool: SshPool, prober: Prober,
+                 progress: Callable[[str], None] | None = None) -> None:
+        self.progress = progress  # a line as each category of evidence is in: large preflights talk
+        self._announced: set[str] = set()
+        self._started = 0.0
         self.plan = plan
         self.env = plan.environment
         self.pool = pool
@@ -65,8 +71,24 @@ class PreflightEvidence:
     def _gathered(self, name: str):  # -> the category's evidence
         with self._lock:
             if not self._futures:
+                self._started = time.monotonic()
                 self._start_gathering()
-        return self._futures[name].result()
+        result = self._futures[name].result()
+        if self.progress is not None and name not in self._announced:
+            self._announced.add(name)
+            self.progress(f"preflight evidence: {self._describe(name, result)} "
+                          f"({time.monotonic() - self._started:.1f} s since gathering started)")
+        return result
+
+    def _describe(self, name: str, result: object) -> str:
+        if name == "exchanges" and isinstance(result, dict):
+            failed = sum(1 for exchange in result.values() if exchange.error)
+            return f"TLS+HTTP on {len(result)} address(es), {failed} without an answer"
+        if name == "servers" and isinstance(result, dict):
+            unreachable = sorted({facts.label for facts in result.values() if facts.error})
+            return f"SSH facts from {len({f.label for f in result.values()})} server(s)" + (
+                f", unreachable: {', '.join(unreachable)}" if unreachable else "")
+        return "database facts" + (f": {result.error[:120]}" if getattr(result, "error", None) else "")
 
     def _start_gathering(self) -> None:
         servers: Future[dict[str, ServerFacts]] = Future()
@@ -88,7 +110,13 @@ class PreflightEvidence:
     @cached_property
     def dns(self) -> dict[str, DnsEvidence]:
         with self._lock:
-            return self.prober.resolve_all(self.plan.hostnames())
+            started = time.monotonic()
+            answers = self.prober.resolve_all(self.plan.hostnames())
+            if self.progress is not None:
+                unresolved = sum(1 for evidence in answers.values() if not evidence.addresses)
+                self.progress(f"preflight evidence: DNS for {len(answers)} hostname(s), {unresolved} without an "
+                              f"address ({time.monotonic() - started:.1f} s)")
+            return answers
 
     def frontends_of(self, target: Target) -> list[Frontend]:
         addresses = self.dns[target.hostname].addresses

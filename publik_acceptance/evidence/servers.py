@@ -28,6 +28,7 @@ class ServerFacts:
     label: str
     roles: tuple[str, ...]
     error: str | None = None
+    hopeless: bool = False  # the error is one waiting will not fix (see RemoteError)
     paths: dict[str, PathFacts] = field(default_factory=dict)
     files: dict[str, bytes | None] = field(default_factory=dict)
     listings: dict[str, tuple[str, ...] | None] = field(default_factory=dict)
@@ -75,6 +76,7 @@ def gather(env: Environment, pool: SshPool, prober: Prober, questions: Questions
             answers = ask(pool, roles_here[0], batch)
         except RemoteError as exc:
             facts.error = str(exc)
+            facts.hopeless = exc.hopeless
             facts.elapsed = time.monotonic() - started
             return facts
         for role in roles_here:

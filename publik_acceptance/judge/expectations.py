@@ -34,6 +34,7 @@ class Judgement:
     actual: str
     todo: str = ""
     evidence: tuple[str, ...] = field(default_factory=tuple)
+    final: bool = False  # wrong, and waiting will not change it (SSH refused us): settle at once
 
     @property
     def signature(self) -> tuple[str, str]:
@@ -91,6 +92,10 @@ def judge_database(target: Target, facts: DatabaseFacts, tenant: Judgement) -> J
     """Schema (Django) or database with wcs_meta (w.c.s.); missing while the tenant is complete is wrong:
     w.c.s. creates its database only with a new tenant directory and never retries."""
     settled_tenant = tenant.state is State.OK
+    if facts.error and facts.hopeless:
+        return Judgement(State.WRONG, "database facts", facts.error,
+                         "fix SSH access to the database server (database.server), then run the postdeploy phase",
+                         final=True)
     if facts.error:
         return Judgement(State.PENDING, "database facts", facts.error, "check database access settings")
     if target.schema:

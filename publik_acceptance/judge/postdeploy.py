@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -61,7 +62,7 @@ class Item:
         self.judgement = judgement
         if judgement.state is State.OK and self.ready_at is None:
             self.ready_at = now
-        if judgement.state is State.WRONG and self.stable >= stable_polls:
+        if judgement.state is State.WRONG and (judgement.final or self.stable >= stable_polls):
             self.settled = True
 
 
@@ -92,7 +93,9 @@ class Outcome:
 
 
 class PostdeployEvidence:
-    def __init__(self, plan: Plan, pool: SshPool, prober: Prober, preflight: PreflightEvidence) -> None:
+    def __init__(self, plan: Plan, pool: SshPool, prober: Prober, preflight: PreflightEvidence,
+                 progress: Callable[[str], None] | None = None) -> None:
+        self.progress = progress  # one line per poll round, for the operator watching the console
         self.plan = plan
         self.env = plan.environment
         self.pool = pool
@@ -133,6 +136,9 @@ class PostdeployEvidence:
                     round_start - start, time.monotonic() - round_start, len(pending),
                     {k: v - commands_before.get(k, 0) for k, v in self.pool.stats.commands.items()
                      if v - commands_before.get(k, 0)}))
+                if self.progress is not None:
+                    self.progress(progress_line(len(outcome.rounds), time.monotonic() - start,
+                                                list(items.values()), deadline - time.monotonic()))
                 if all(i.done for i in items.values()):
                     break
                 now = time.monotonic()
@@ -213,10 +219,35 @@ class PostdeployEvidence:
 
 def judge_tenant_facts(target: Target, facts: ServerFacts) -> Judgement:
     """The tenant judge on one poll's server facts (pending while the server cannot be asked)."""
+    if facts.error and facts.hopeless:
+        return Judgement(State.WRONG, "tenant facts over SSH", facts.error,
+                         "fix SSH access to this server, then run the postdeploy phase", final=True)
     if facts.error:
         return Judgement(State.PENDING, "tenant facts over SSH", facts.error, "fix SSH access")
     options = facts.files.get(f"{target.tenant_dir}/site-options.cfg") if target.kind == "wcs" else None
     return judge_tenant(target, facts.paths, options)
+
+
+def progress_line(round_no: int, elapsed: float, items: list[Item], left: float, shown: int = 3) -> str:
+    """`postdeploy round 3 (12 s): ready 18 of 21; pending: …; wrong: …; 588 s left` — what is
+    awaited and why, so a long wait is never silent."""
+    ready = [i for i in items if i.judgement is not None and i.judgement.state is State.OK]
+    parts = [f"postdeploy round {round_no} ({elapsed:.0f} s): ready {len(ready)} of {len(items)}"]
+    for label, chosen in (("pending", [i for i in items if not i.done]),
+                          ("wrong", [i for i in items if i.settled])):
+        if chosen:
+            listed = "; ".join(_describe(i) for i in chosen[:shown])
+            more = f" and {len(chosen) - shown} more" if len(chosen) > shown else ""
+            parts.append(f"{label} {len(chosen)}: {listed}{more}")
+    if any(not i.done for i in items):
+        parts.append(f"{max(left, 0):.0f} s left")
+    return " — ".join(parts)
+
+
+def _describe(item: Item) -> str:
+    where = f"{item.target.id} {item.aspect}" + (f" @{item.address}" if item.address else "")
+    actual = item.judgement.actual if item.judgement is not None else "not polled yet"
+    return f"{where} ({actual[:80]})"
 
 
 def frontend_pages(outcome: Outcome, frontend: Frontend) -> Item | None:

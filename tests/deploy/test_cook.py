@@ -29,13 +29,8 @@ def test_cook(plan: Plan, run: RunContext, pytestconfig: pytest.Config) -> None:
     late = deadline_refusal(pytestconfig, "the cook")  # the confirmation above may have waited long
     if late:
         pytest.fail(f"cook refused: {late}", pytrace=False)
-    reporter = pytestconfig.pluginmanager.getplugin("terminalreporter")
-    capture = pytestconfig.pluginmanager.getplugin("capturemanager")
-
     def sink(line: str) -> None:
-        if reporter is not None and capture is not None:
-            with capture.global_and_fixture_disabled():
-                reporter.write_line(f"cook {line}")
+        run.say(f"cook {line}")
 
     cook = Cook(plan, run.pool, ticket=ticket, dry_run=dry_run, sink=sink,
                 break_lock=pytestconfig.getoption("publik_break_lock"))

@@ -94,6 +94,7 @@ class DatabaseFacts:
     roles: dict[str, RoleFacts] = field(default_factory=dict)
     login: LoginFacts | None = None
     error: str | None = None
+    hopeless: bool = False  # the error is one waiting will not fix (the database server's SSH refused us)
     source: str = ""
     elapsed: float = 0.0
 
@@ -313,6 +314,7 @@ def _gather_psql(env: Environment, pool: SshPool, facts: DatabaseFacts, django_d
         result = pool.run(role, command, stdin=script.encode())
     except RemoteError as exc:
         facts.error = str(exc)
+        facts.hopeless = exc.hopeless
         return
     parse_psql(result.stdout, facts, variables)
     if not facts.databases:

@@ -6,7 +6,9 @@ Host keys are verified against known_hosts; an unknown key is refused unless the
 
 from __future__ import annotations
 
+import errno
 import os
+import socket
 import threading
 import time
 from collections import Counter
@@ -25,7 +27,15 @@ MAX_LINE = 64 * 1024  # bytes of one line handed to on_line (the cook's live log
 
 
 class RemoteError(Exception):
-    """A server could not be reached or a command could not run; the message says what to do."""
+    """A server could not be reached or a command could not run; the message says what to do.
+
+    `hopeless`: waiting will not fix it (a host key refused, authentication refused, a name that does
+    not resolve, a refused connection): a wait for this server ends at once instead of at its deadline.
+    """
+
+    def __init__(self, message: str, hopeless: bool = False) -> None:
+        super().__init__(message)
+        self.hopeless = hopeless
 
 
 @dataclass(frozen=True)
@@ -174,27 +184,40 @@ class SshPool:
                     f"{where}: host key CHANGED during the run: server offers {exc.key.get_name()} "
                     f"{exc.key.fingerprint}, but {pinned.description} was accepted on first use earlier in this "
                     "run (ssh.unknown_host_keys: accept pins it). Refused: check with the server's administrator "
-                    "(this may be an attack), then add the right key to known_hosts."
+                    "(this may be an attack), then add the right key to known_hosts.", hopeless=True
                 ) from None
             raise RemoteError(
                 f"{where}: host key CHANGED: server offers {exc.key.get_name()} {exc.key.fingerprint}, "
                 f"{known_hosts} expects {exc.expected_key.fingerprint}. Check with the server's administrator "
-                "before updating known_hosts (this may be an attack or a reinstalled server)."
+                "before updating known_hosts (this may be an attack or a reinstalled server).", hopeless=True
             ) from None
         except paramiko.SSHException as exc:
             client.close()
             if "not found in known_hosts" in str(exc):
                 raise RemoteError(
                     f"{where}: host key unknown (not in {known_hosts}); unknown keys are refused. Verify the "
-                    "server's fingerprint, then add it (ssh-keyscan), or set ssh.unknown_host_keys: accept."
-                ) from None
+                    "server's fingerprint, then add it (ssh-keyscan), or set ssh.unknown_host_keys: accept.",
+                    hopeless=True) from None
+            if isinstance(exc, paramiko.AuthenticationException):
+                raise RemoteError(f"{where}: SSH authentication refused ({exc}): check the user, the key "
+                                  "(ssh.identity_file, servers.<role>.identity_file, the agent) and the server's "
+                                  "authorized_keys", hopeless=True) from None
             raise RemoteError(f"{where}: SSH failed: {exc}") from None
         except TimeoutError:
             client.close()
             raise RemoteError(f"{where}: no SSH answer within {ssh.connect_timeout:g} s") from None
+        except socket.gaierror as exc:
+            client.close()
+            raise RemoteError(f"{where}: the name {endpoint.host} does not resolve on this machine "
+                              f"({exc.strerror or exc}): fix the server's name in servers: (or ssh_config), or this "
+                              "machine's DNS", hopeless=True) from None
         except OSError as exc:
             client.close()
-            raise RemoteError(f"{where}: cannot connect: {exc.strerror or exc}") from None
+            refused = exc.errno == errno.ECONNREFUSED or (  # paramiko wraps one error per address tried
+                isinstance(exc, paramiko.ssh_exception.NoValidConnectionsError)
+                and all(e.errno == errno.ECONNREFUSED for e in exc.errors.values()))
+            todo = ": nothing listens on that port (check the port and that sshd runs)" if refused else ""
+            raise RemoteError(f"{where}: cannot connect: {exc.strerror or exc}{todo}", hopeless=refused) from None
         self.stats.connections[endpoint.label] += 1
         return client
 
