@@ -188,19 +188,19 @@ class ReportState:
     # -- end --------------------------------------------------------------------------------------
     @pytest.hookimpl(wrapper=True, trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> Generator[None, None, None]:
-        self._conclude()
+        self._conclude(session.exitstatus == pytest.ExitCode.INTERRUPTED)
         result = yield
         self._write(session)
         return result
 
-    def _conclude(self) -> None:
+    def _conclude(self, interrupted: bool) -> None:
         """Before pytest-html and junitxml write: the verdict, the per-Target rows, screenshots."""
         assert self.info is not None
         run = self.run
         self.info.finished = dt.datetime.now(dt.UTC)
         host_keys = tuple(run.pool.accepted_host_keys()) if run else ()
         self.verdict = build(run.gate if run else None, run.cook if run else None, self.results, self.phases,
-                             host_keys)
+                             host_keys, interrupted)
         self.rows = targets.rows(self.plan, self.results, self.outcome)
         addresses: dict[str, str] = {}
         if run is not None and "dns" in vars(run.preflight):  # already resolved: never probe again here

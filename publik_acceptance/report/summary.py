@@ -59,6 +59,7 @@ def build(info: RunInfo, verdict: RunVerdict, records: list[TestRecord], rows: l
         "gate_waived": [{"test": t, "reason": r} for t, r in verdict.waived],
         "gate_not_run": [{"test": t, "reason": r} for t, r in verdict.not_run],
         "ssh_host_keys_accepted": list(verdict.host_keys),
+        "interrupted": verdict.interrupted,
         "cook_exit_status": verdict.cook_exit,
         "cook_duration": round(verdict.cook_duration, 3) if verdict.cook_duration is not None else None,
         "cook_message": verdict.cook_message,

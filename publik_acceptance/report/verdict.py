@@ -24,6 +24,7 @@ class RunVerdict:
     phase_counts: dict[str, dict[str, int]] = field(default_factory=dict)
     not_run: tuple[tuple[str, str], ...] = ()  # (test, why) preflight checks the Plan calls for that did not run
     host_keys: tuple[str, ...] = ()  # SSH host keys trusted on first use: "hobo 127.0.0.15:22 ssh-ed25519 SHA256:…"
+    interrupted: bool = False  # Ctrl-C or SIGTERM ended the run before its end: what follows is partial
 
     @property
     def ok(self) -> bool:
@@ -38,6 +39,12 @@ class RunVerdict:
 
     def headline(self, phases: tuple[str, ...]) -> tuple[str, str]:
         """(tone, sentence): tone is good, bad or warn; the sentence says what the reviewer should retain."""
+        if self.interrupted:
+            _, state = self._headline(phases)
+            return ("bad", f"Interrupted (Ctrl-C or SIGTERM) before the end: {state[0].lower()}{state[1:]}")
+        return self._headline(phases)
+
+    def _headline(self, phases: tuple[str, ...]) -> tuple[str, str]:
         if "deploy" in phases:
             if self.gate == "closed":
                 return ("bad", "Not deployed: the preflight gate is closed")
@@ -72,7 +79,7 @@ def postdeploy_status(results: Results) -> str:
 
 
 def build(gate: Gate | None, cook: CookResult | None, results: Results, phases: tuple[str, ...],
-          host_keys: tuple[str, ...] = ()) -> RunVerdict:
+          host_keys: tuple[str, ...] = (), interrupted: bool = False) -> RunVerdict:
     not_run: tuple[tuple[str, str], ...] = ()
     blocking: tuple[tuple[str, str, str], ...]
     waived: tuple[tuple[str, str], ...]
@@ -97,4 +104,5 @@ def build(gate: Gate | None, cook: CookResult | None, results: Results, phases: 
         phase_counts={p: results.counts(results.of_phase(p)) for p in phases},
         not_run=not_run,
         host_keys=host_keys,
+        interrupted=interrupted,
     )

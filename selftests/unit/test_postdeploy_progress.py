@@ -6,6 +6,7 @@ from publik_acceptance.evidence.probes.postgres import DatabaseFacts
 from publik_acceptance.evidence.servers import ServerFacts
 from publik_acceptance.judge.expectations import Judgement, State, judge_database
 from publik_acceptance.judge.postdeploy import Item, judge_tenant_facts, progress_line
+from publik_acceptance.report.verdict import RunVerdict
 
 from .judge_facts import target
 
@@ -57,3 +58,11 @@ def test_a_database_server_that_refuses_us_settles_the_database_at_once() -> Non
     facts = DatabaseFacts(error="ssh root@db1:22: cannot connect: Connection refused", hopeless=True)
     item.record(judge_database(combo, facts, ABSENT), 1.0, stable_polls=3)
     assert item.settled and item.judgement is not None and "database server" in item.judgement.todo
+
+
+def test_an_interrupted_run_says_so_first() -> None:
+    verdict = RunVerdict(gate="open", gate_detail="", blocking=(), waived=(), cook="interrupted", cook_exit=None,
+                         cook_duration=1.0, cook_message="", postdeploy="not run", counts={}, interrupted=True)
+    tone, headline = verdict.headline(("preflight", "deploy", "postdeploy"))
+    assert tone == "bad"
+    assert headline == "Interrupted (Ctrl-C or SIGTERM) before the end: not deployed: the cook interrupted"
