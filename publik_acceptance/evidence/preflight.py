@@ -88,7 +88,8 @@ class PreflightEvidence:
             unreachable = sorted({facts.label for facts in result.values() if facts.error})
             return f"SSH facts from {len({f.label for f in result.values()})} server(s)" + (
                 f", unreachable: {', '.join(unreachable)}" if unreachable else "")
-        return "database facts" + (f": {result.error[:120]}" if getattr(result, "error", None) else "")
+        error = result.error if isinstance(result, DatabaseFacts) else None
+        return "database facts" + (f": {error[:120]}" if error else "")
 
     def _start_gathering(self) -> None:
         servers: Future[dict[str, ServerFacts]] = Future()

@@ -215,7 +215,7 @@ class SshPool:
             client.close()
             refused = exc.errno == errno.ECONNREFUSED or (  # paramiko wraps one error per address tried
                 isinstance(exc, paramiko.ssh_exception.NoValidConnectionsError)
-                and all(e.errno == errno.ECONNREFUSED for e in exc.errors.values()))
+                and all(isinstance(e, OSError) and e.errno == errno.ECONNREFUSED for e in exc.errors.values()))
             todo = ": nothing listens on that port (check the port and that sshd runs)" if refused else ""
             raise RemoteError(f"{where}: cannot connect: {exc.strerror or exc}{todo}", hopeless=refused) from None
         self.stats.connections[endpoint.label] += 1
