@@ -155,6 +155,10 @@ def test_cook_failure_is_reported_and_releases_the_lock(rig: Rig, tmp_path: Path
     run = run_suite(rig.sandbox.env_file, "--phase", "all", tmp=tmp_path)
     assert set(run.failed) == {"test_cook"}, run.describe()
     assert "exited 1" in run.failed["test_cook"] and "cook log" in run.failed["test_cook"]
+    # Where things stand, looked at once after the failure: which tenants exist, then what to do.
+    message = run.failed["test_cook"]
+    assert "where things stand: " in message and "tenant(s) exist now" in message, message
+    assert "absent: " in message and "to do: " in message, message
     assert all("not run: the cook failed" in reason for name, reason in run.skipped.items()), run.skipped
     assert not lock_path(rig).exists()
     assert leftovers(rig) == []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from publik_acceptance.deploy.aftermath import where_things_stand
 from publik_acceptance.deploy.cook import Cook
 from publik_acceptance.deploy.protection import confirm_protected
 from publik_acceptance.plan import Plan
@@ -43,5 +44,8 @@ def test_cook(plan: Plan, run: RunContext, pytestconfig: pytest.Config) -> None:
     if result.status in ("ran", "dry-run"):
         return
     log = "\n".join(result.log[-40:])
-    pytest.fail(f"cook {result.status}: {result.message}\n--- cook log (last lines, redacted) ---\n{log}",
-                pytrace=False)
+    standing = where_things_stand(plan, run.pool, run.prober, pytestconfig.getoption("publik_env"))
+    for line in standing.splitlines():
+        sink(line)
+    pytest.fail(f"cook {result.status}: {result.message}\n{standing}\n"
+                f"--- cook log (last lines, redacted) ---\n{log}", pytrace=False)
