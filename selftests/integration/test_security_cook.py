@@ -288,6 +288,7 @@ def test_interrupt_during_the_cook_leaves_nothing(rig: Rig, tmp_path: Path, sign
     summary = _summary(tmp_path)
     assert summary.get("cook") == "interrupted", summary.get("cook")
     assert summary.get("interrupted") is True and "Interrupted (Ctrl-C or SIGTERM) before the end" in result.output
+    assert "cook where things stand: " in result.output, result.output[-3000:]
     assert "interrupted" in summary.get("cook_message", "")
     assert held, "no lock was held during the cook"
     # The recipe (with the password) sat in a private directory of the cook user, not in /tmp itself.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 
 from publik_acceptance.deploy.aftermath import where_things_stand
@@ -39,6 +41,10 @@ def test_cook(plan: Plan, run: RunContext, pytestconfig: pytest.Config) -> None:
         run.cook = cook.run()
     except KeyboardInterrupt:  # Ctrl-C or SIGTERM: the cook cleaned up; the report says it was interrupted
         run.cook = cook.result
+        with contextlib.suppress(BaseException):  # a second Ctrl-C skips the look, never the interrupt
+            standing = where_things_stand(plan, run.pool, run.prober, pytestconfig.getoption("publik_env"))
+            for line in standing.splitlines():
+                sink(line)
         raise
     result = run.cook
     if result.status in ("ran", "dry-run"):
