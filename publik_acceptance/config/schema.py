@@ -3,10 +3,11 @@ declaration of environment-file keys on dataclass fields (doc(), Section) that t
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import builtins
+from collections.abc import Iterator, Mapping, Set
 from dataclasses import MISSING, Field, fields, is_dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, overload
 
 from publik_acceptance.config.errors import ConfigError
 
@@ -26,7 +27,10 @@ def _type_name(value: object) -> str:
 
 
 class Node:
-    """A value read from a configuration file, with the path that led to it."""
+    """A value read from a configuration file, with the path that led to it.
+
+    Its readers are named after the type they return (str, bool, int, list): inside the class, annotations
+    name the builtins as `builtins.str` and so on, since the bare names are these methods."""
 
     def __init__(self, value: Any, file: Path, path: str = "") -> None:
         self.value = value
@@ -42,7 +46,7 @@ class Node:
         return f"{self.path}.{key}" if self.path else key
 
     # -- containers -------------------------------------------------------------------------------
-    def mapping(self, allowed: set[str] | None = None, required: set[str] = frozenset()) -> Node:
+    def mapping(self, allowed: Set[str] | None = None, required: Set[str] = frozenset()) -> Node:
         if self.value is None:
             self.value = {}
         if not isinstance(self.value, Mapping):
@@ -83,7 +87,13 @@ class Node:
         return [Node(v, self.file, self._join(i)) for i, v in enumerate(self.value)]
 
     # -- scalars ----------------------------------------------------------------------------------
-    def str(self, allow_empty: bool = False, nullable: bool = False) -> Any:
+    @overload
+    def str(self, allow_empty: bool = False, nullable: Literal[False] = False) -> str: ...
+
+    @overload
+    def str(self, allow_empty: bool = False, *, nullable: bool) -> str | None: ...
+
+    def str(self, allow_empty: bool = False, nullable: bool = False) -> str | None:
         if self.value is None and nullable:
             return None
         if not isinstance(self.value, str):
@@ -115,16 +125,23 @@ class Node:
         if maximum is not None and value > maximum:
             raise self.error(f"must be at most {maximum}, got {value}")
 
-    def choice(self, choices: tuple[str, ...]) -> str:
+    def choice(self, choices: tuple[builtins.str, ...]) -> builtins.str:
         value = self.str()
         if value not in choices:
             raise self.error(f"must be one of {', '.join(choices)}, got {value!r}")
         return value
 
-    def str_list(self) -> tuple[str, ...]:
+    def str_list(self) -> tuple[builtins.str, ...]:
         return tuple(node.str() for node in self.list())
 
-    def local_path(self, base: Path, must_exist: bool = False, nullable: bool = False) -> Path | None:
+    @overload
+    def local_path(self, base: Path, must_exist: builtins.bool = False, nullable: Literal[False] = False) -> Path: ...
+
+    @overload
+    def local_path(self, base: Path, must_exist: builtins.bool = False, *, nullable: builtins.bool) -> Path | None: ...
+
+    def local_path(self, base: Path, must_exist: builtins.bool = False,
+                   nullable: builtins.bool = False) -> Path | None:
         """A local path; relative paths are taken from the directory of the file that names them."""
         raw = self.str(nullable=nullable)
         if raw is None:
