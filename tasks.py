@@ -10,6 +10,7 @@ from pathlib import Path
 from invoke import Collection, Context, Exit, task
 
 from publik_acceptance.config.errors import ConfigError
+from publik_acceptance.config.secrets import secret_problem, secret_refs
 from publik_acceptance.deploy.render import render_platform
 from publik_acceptance.doctor import MISSING, examine, report
 from publik_acceptance.plan import Plan, load_plan
@@ -49,6 +50,9 @@ def doctor(c: Context, env: str) -> None:
 def render(c: Context, env: str, out: str = "") -> None:
     """Write the recipe(s) without password and modele.zip into build/<platform>/, then validate them."""
     p = _plan(env)
+    missing = [problem for ref in secret_refs(p.environment.wcs) if (problem := secret_problem(ref))]
+    if missing:  # the skeleton carries the database passwords: said as doctor and the preflight say it
+        raise Exit("\n".join(f"error: secret unavailable: {problem.line()}" for problem in missing), code=4)
     try:
         rendered = render_platform(p, Path(out) if out else ROOT / "build" / p.platform)
     except ConfigError as exc:

@@ -15,8 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from publik_acceptance.config.environment import Environment
-from publik_acceptance.config.errors import ConfigError
-from publik_acceptance.config.secrets import secret_refs
+from publik_acceptance.config.secrets import secret_problem, secret_refs
 from publik_acceptance.evidence.probes import dns as dns_probe
 from publik_acceptance.evidence.probes.remote import RemoteError, SshPool
 from publik_acceptance.plan import Plan
@@ -50,12 +49,9 @@ class Finding:
 def secrets(env: Environment) -> Iterator[Finding]:
     """Every secret the environment names, resolved as the run resolves it (same message everywhere)."""
     for ref in secret_refs(env):
-        try:
-            ref.resolve()
-        except ConfigError as exc:
-            yield Finding("secrets", ref.origin, MISSING, str(exc).removeprefix(f"{ref.origin}: ").strip(": "),
-                          f"set {ref.describe()} before the run" if ref.source == "env"
-                          else f"create {ref.name}, readable by you only")
+        problem = secret_problem(ref)
+        if problem is not None:
+            yield Finding("secrets", ref.origin, MISSING, problem.problem, problem.todo)
         else:
             yield Finding("secrets", ref.origin, OK, f"from {ref.describe()}")
 

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from publik_acceptance.config.errors import ConfigError
+from publik_acceptance.config.secrets import secret_refs
 from publik_acceptance.deploy.result import CookResult
 from publik_acceptance.evidence import log as evidence_log
 from publik_acceptance.evidence.preflight import PreflightEvidence
@@ -298,6 +299,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         else:
             frontends = []
         metafunc.parametrize("frontend", frontends, ids=[f.id for f in frontends])
+    if "secret" in names:
+        refs = list(secret_refs(plan.environment))
+        metafunc.parametrize("secret", refs, ids=[ref.key for ref in refs])
     if "instance" in names:
         instances = [i.name for i in plan.environment.instances]
         metafunc.parametrize("instance", instances, ids=instances)

@@ -116,6 +116,11 @@ class SecretRef:
     def describe(self) -> str:
         return f"${self.name}" if self.source == "env" else f"file {self.name}"
 
+    @property
+    def key(self) -> str:
+        """The environment file's key naming this secret (`wcs.skeleton.createdb.password`)."""
+        return self.origin.rsplit(": ", 1)[-1]
+
     def resolve(self) -> str:
         """The secret's value, registered for redaction; ConfigError when it is unset or empty."""
         if self.source == "env":
@@ -230,3 +235,29 @@ def secret_refs(value: object, seen: set[int] | None = None) -> Iterator[SecretR
     elif hasattr(value, "__dataclass_fields__"):
         for name in value.__dataclass_fields__:
             yield from secret_refs(getattr(value, name), seen)
+
+
+@dataclass(frozen=True)
+class SecretProblem:
+    """A secret the environment names that cannot be had: said the same way by every command."""
+
+    ref: SecretRef
+    problem: str  # e.g. "environment variable PUBLIK_X is not set"
+
+    @property
+    def todo(self) -> str:
+        if self.ref.source == "env":
+            return f"set {self.ref.describe()} before the run"
+        return f"create {self.ref.name}, readable by you only"
+
+    def line(self) -> str:
+        return f"{self.ref.origin}: {self.problem}; to do: {self.todo}"
+
+
+def secret_problem(ref: SecretRef) -> SecretProblem | None:
+    """None when the secret resolves (it is then registered for redaction); otherwise what is wrong."""
+    try:
+        ref.resolve()
+    except ConfigError as exc:
+        return SecretProblem(ref, str(exc).removeprefix(f"{ref.origin}: ").strip(": "))
+    return None

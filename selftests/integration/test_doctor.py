@@ -10,7 +10,7 @@ import yaml
 
 from selftests.rig import Rig
 
-from .suite_runner import ROOT, variant
+from .suite_runner import ROOT, run_suite, variant
 
 
 def _doctor(env_file: Path) -> subprocess.CompletedProcess:
@@ -43,3 +43,22 @@ def test_missing_secret_key_file_and_host_key_are_each_named(rig: Rig, tmp_path:
     assert "✗ ssh" in out and "host key unknown" in out, out
     assert "thing(s) missing" in out
     assert "Traceback" not in done.stderr, done.stderr
+
+
+def test_a_missing_secret_is_said_the_same_way_everywhere(rig: Rig, tmp_path: Path) -> None:
+    """doctor, the preflight and render name the key, the problem and the to-do in the same words."""
+    rig.up()
+    data = yaml.safe_load(rig.sandbox.env_file.read_text())
+    data["wcs"]["skeleton"]["createdb"]["password"] = {"env": "PUBLIK_SELFTEST_UNSET_PASSWORD"}
+    env = variant(rig.sandbox.env_file, tmp_path, wcs=data["wcs"])
+    said = ("wcs.skeleton.createdb.password: environment variable PUBLIK_SELFTEST_UNSET_PASSWORD is not set; "
+            "to do: set $PUBLIK_SELFTEST_UNSET_PASSWORD before the run")
+    run = run_suite(env, tmp=tmp_path)
+    failed = run.failed.get("test_secret_is_available[wcs.skeleton.createdb.password]", "")
+    assert said in failed, run.describe()
+    render = subprocess.run([sys.executable, "-m", "invoke", "render", f"--env={env}", f"--out={tmp_path / 'out'}"],
+                            cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
+    assert render.returncode == 4 and said in render.stderr + render.stdout, render.stderr
+    doctor = _doctor(env)
+    assert "environment variable PUBLIK_SELFTEST_UNSET_PASSWORD is not set" in doctor.stdout
+    assert "to do: set $PUBLIK_SELFTEST_UNSET_PASSWORD before the run" in doctor.stdout

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from publik_acceptance.config.errors import ConfigError
+from publik_acceptance.config.secrets import SecretRef, secret_problem
 from publik_acceptance.judge.checks import not_applicable
 from publik_acceptance.plan import Plan
 
@@ -24,12 +24,13 @@ def test_superuser_password_is_set(plan: Plan, instance: str) -> None:
     recipe = plan.recipes[instance]
     if not recipe.has_superuser():
         not_applicable(f"{recipe.file.name} has no create-superuser step")
-    source = plan.instance(instance).superuser_password
-    try:
-        source.resolve()
-    except ConfigError as exc:
-        problem = str(exc)
-    else:
-        return
-    pytest.fail(f"instance {instance}: superuser password unavailable: {problem}. "
-                f"Set it before the cook ({source.describe()}).", pytrace=False)
+    problem = secret_problem(plan.instance(instance).superuser_password)
+    if problem is not None:
+        pytest.fail(f"instance {instance}: superuser password unavailable: {problem.line()}", pytrace=False)
+
+
+def test_secret_is_available(secret: SecretRef) -> None:
+    """Every secret the environment names can be had now: the cook and the checks will need it."""
+    problem = secret_problem(secret)
+    if problem is not None:
+        pytest.fail(f"secret unavailable: {problem.line()}", pytrace=False)
