@@ -19,7 +19,7 @@ def conclude(item: Item | None, outcome: Outcome, check: str, subject: str) -> N
     judgement = item.judgement
     verdict.evidence.extend(judgement.evidence)
     if judgement.state is State.OK:
-        verdict.note(f"ready after {item.ready_at:.1f} s ({item.polls} poll(s))")
+        verdict.note(f"ready after {item.ready_at:.1f} s ({item.polls} poll{'' if item.polls == 1 else 's'})")
         verdict.conclude()
         return
     if item.settled:

@@ -31,6 +31,17 @@ def seconds(value: float | None) -> str:
     return f"{value * 1000:.0f} ms" if value < 1 else f"{value:.1f} s"
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
+def _ready(ready_at: float | None, polls: int | None) -> str:
+    """`1.2 s (3 polls)`, or `not ready after 5 polls`: a sentence, whichever way the wait went."""
+    if ready_at is None:
+        return f"not ready after {_count(polls or 0, 'poll')}"
+    return f"{seconds(ready_at)} ({_count(polls or 0, 'poll')})"
+
+
 def _dl(pairs: list[tuple[str, str]], css: str = "") -> str:
     """Pairs are (label, already-escaped HTML)."""
     items = "".join(f"<dt>{esc(k)}</dt><dd>{v}</dd>" for k, v in pairs if v not in ("", None))
@@ -202,12 +213,14 @@ def wait(title: str, data: dict[str, Any]) -> str:
         ("expected", esc(data.get("expected"))),
         ("last state", esc(data.get("actual"))),
         ("state", _yes(state == "ok", "ready", f"{state}")),
-        ("ready after", esc(seconds(data.get("ready_at"))) + esc(f" ({data.get('polls')} poll(s))")),
+        ("ready after", esc(_ready(data.get("ready_at"), data.get("polls")))),
         ("target ready after", esc(data.get("time_to_ready") or "—")),
         ("waited", esc(f"{data.get('elapsed', 0):.1f} s of the {data.get('deadline', 0):g} s deadline")),
     ]
     if data.get("settled"):
-        pairs.append(("settled early", esc(f"the same wrong state {data.get('stable')} polls in a row")))
+        stable = data.get("stable") or 0
+        pairs.append(("settled early", esc(f"the same wrong state {_count(stable, 'poll')} in a row" if stable > 1
+                                           else "at once: waiting cannot fix this state")))
     if state != "ok" and data.get("todo"):
         pairs.append(("to do", esc(data.get("todo"))))
     body = _dl(pairs)

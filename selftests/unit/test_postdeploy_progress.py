@@ -6,6 +6,7 @@ from publik_acceptance.evidence.probes.postgres import DatabaseFacts
 from publik_acceptance.evidence.servers import ServerFacts
 from publik_acceptance.judge.expectations import Judgement, State, judge_database
 from publik_acceptance.judge.postdeploy import Item, judge_tenant_facts, progress_line
+from publik_acceptance.report import render
 from publik_acceptance.report.verdict import RunVerdict
 
 from .judge_facts import target
@@ -66,3 +67,14 @@ def test_an_interrupted_run_says_so_first() -> None:
     tone, headline = verdict.headline(("preflight", "deploy", "postdeploy"))
     assert tone == "bad"
     assert headline == "Interrupted (Ctrl-C or SIGTERM) before the end: not deployed: the cook interrupted"
+
+
+def test_the_report_says_a_wait_in_sentences() -> None:
+    not_ready = render.wait("tenant", {"state": "pending", "ready_at": None, "polls": 5, "elapsed": 600,
+                                       "deadline": 600})
+    assert "not ready after 5 polls" in not_ready and "poll(s)" not in not_ready and "— (" not in not_ready
+    ready = render.wait("tenant", {"state": "ok", "ready_at": 1.25, "polls": 1, "elapsed": 2, "deadline": 600})
+    assert "1.2 s (1 poll)" in ready or "1.3 s (1 poll)" in ready
+    refused = render.wait("tenant", {"state": "wrong", "ready_at": None, "polls": 1, "settled": True, "stable": 1,
+                                     "elapsed": 1, "deadline": 600})
+    assert "at once: waiting cannot fix this state" in refused
