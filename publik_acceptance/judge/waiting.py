@@ -9,6 +9,11 @@ from publik_acceptance.judge.postdeploy import Item, Outcome
 ASPECT_TITLES = {"tenant": "tenant directory", "database": "database", "page": "page or redirect"}
 
 
+def polls(n: int) -> str:
+    """`1 poll`, `5 polls`: waits are told in sentences (here and in the report)."""
+    return f"{n} poll" + ("" if n == 1 else "s")
+
+
 def conclude(item: Item | None, outcome: Outcome, check: str, subject: str) -> None:
     __tracebackhide__ = True
     verdict = Verdict(check, subject)
@@ -19,11 +24,13 @@ def conclude(item: Item | None, outcome: Outcome, check: str, subject: str) -> N
     judgement = item.judgement
     verdict.evidence.extend(judgement.evidence)
     if judgement.state is State.OK:
-        verdict.note(f"ready after {item.ready_at:.1f} s ({item.polls} poll{'' if item.polls == 1 else 's'})")
+        verdict.note(f"ready after {item.ready_at:.1f} s ({polls(item.polls)})")
         verdict.conclude()
         return
-    if item.settled:
-        actual = (f"{judgement.actual} — the same for {item.stable} polls in a row "
+    if item.settled and judgement.final:
+        actual = f"{judgement.actual} — waiting cannot fix this, so not waiting for the {outcome.deadline:g} s deadline"
+    elif item.settled:
+        actual = (f"{judgement.actual} — the same for {polls(item.stable)} in a row "
                   f"(since {item.since:.1f} s), so not waiting for the rest of the {outcome.deadline:g} s deadline")
     else:
         actual = f"still {judgement.actual} after {outcome.elapsed:.0f} s (deadline {outcome.deadline:g} s)"

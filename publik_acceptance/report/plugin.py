@@ -148,6 +148,7 @@ class ReportState:
                 found.append(Evidence("gate", "why the cook did not run", {
                     "summary": run.gate.summary().splitlines()[0],
                     "blocking": [{"test": e.test, "outcome": e.outcome, "reason": e.reason} for e in run.gate.blocking],
+                    "not_run": [{"test": e.test, "reason": e.reason} for e in run.gate.not_run],
                 }))
         deployment = funcargs.get("deployment")
         if isinstance(deployment, Outcome):

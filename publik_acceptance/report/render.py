@@ -15,6 +15,7 @@ from typing import Any
 from publik_acceptance.config.secrets import redact
 from publik_acceptance.evidence.log import Evidence
 from publik_acceptance.evidence.probes.http import REPORTED_HEADERS
+from publik_acceptance.judge.waiting import polls
 
 BODY_EXCERPT = 300
 MAX_LOG_LINES = 2000
@@ -31,15 +32,11 @@ def seconds(value: float | None) -> str:
     return f"{value * 1000:.0f} ms" if value < 1 else f"{value:.1f} s"
 
 
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}" + ("" if n == 1 else "s")
-
-
-def _ready(ready_at: float | None, polls: int | None) -> str:
+def _ready(ready_at: float | None, count: int | None) -> str:
     """`1.2 s (3 polls)`, or `not ready after 5 polls`: a sentence, whichever way the wait went."""
     if ready_at is None:
-        return f"not ready after {_count(polls or 0, 'poll')}"
-    return f"{seconds(ready_at)} ({_count(polls or 0, 'poll')})"
+        return f"not ready after {polls(count or 0)}"
+    return f"{seconds(ready_at)} ({polls(count or 0)})"
 
 
 def _dl(pairs: list[tuple[str, str]], css: str = "") -> str:
@@ -219,7 +216,7 @@ def wait(title: str, data: dict[str, Any]) -> str:
     ]
     if data.get("settled"):
         stable = data.get("stable") or 0
-        pairs.append(("settled early", esc(f"the same wrong state {_count(stable, 'poll')} in a row" if stable > 1
+        pairs.append(("settled early", esc(f"the same wrong state {polls(stable)} in a row" if stable > 1
                                            else "at once: waiting cannot fix this state")))
     if state != "ok" and data.get("todo"):
         pairs.append(("to do", esc(data.get("todo"))))
