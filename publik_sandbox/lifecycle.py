@@ -123,7 +123,8 @@ class Sandbox:
         for path in info.get("created_paths", []):
             with contextlib.suppress(OSError):
                 Path(path).rmdir()
-        created = info.get("created_users", [])
+        # Only our own service users, whatever info.json says: userdel never reaches another account.
+        created = [name for name in info.get("created_users", []) if name in SERVICE_USERS]
         _kill_user_processes(created, str(paths.state))
         failed = users.remove(created)
         if keep_logs and paths.state.is_dir():
