@@ -695,19 +695,19 @@ def _database(node: Node, base: Path) -> DatabaseSettings:
         )
     return DatabaseSettings(
         server=s.get("server").str(),
-        psql=s.get("psql").str(),
+        psql=s.get("psql").command(),
         direct=direct,
     )
 
 
 def _cook(node: Node) -> CookSettings:
     s = Section(node, CookSettings)
-    command = s.get("command").str()
+    command = s.get("command").command()
     if "{recipe}" not in command:
         raise s.error(f"must contain {{recipe}}, got {command!r}", "command")
     return CookSettings(
         command=command,
-        check_command=s.get("check_command").str(),
+        check_command=s.get("check_command").command(),
         user=s.get("user").str(),
         timeout=s.get("timeout").number(1, 86400),
         upload_dir=_absolute(s.get("upload_dir")),

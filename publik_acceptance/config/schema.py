@@ -102,6 +102,14 @@ class Node:
             raise self.error("must not be empty")
         return self.value
 
+    def command(self) -> builtins.str:
+        """A command line the operator writes (run on a server as written): one line, no control characters,
+        since a newline would start a second command."""
+        text = self.str()
+        if any(ord(c) < 32 or ord(c) == 127 for c in text):
+            raise self.error("a command line must not contain control characters (a newline starts another command)")
+        return text
+
     def bool(self) -> bool:
         if not isinstance(self.value, bool):
             raise self.error(f"expected true or false, got {_type_name(self.value)}")
