@@ -16,6 +16,7 @@ from pathlib import Path
 
 from publik_acceptance.config.environment import Environment
 from publik_acceptance.config.secrets import secret_problem, secret_refs
+from publik_acceptance.deploy.shell import failure
 from publik_acceptance.evidence.probes import dns as dns_probe
 from publik_acceptance.evidence.probes.remote import RemoteError, SshPool
 from publik_acceptance.plan import Plan
@@ -25,6 +26,7 @@ MARKS = {OK: "✓", MISSING: "✗", INFO: "·"}
 SERVER_TOOLS = {  # what the run executes on a server of that role, beyond sh and coreutils
     "hobo": ("flock", "setsid", "pgrep", "pkill", "timeout"),
     "wcs": ("psql", "mktemp", "sha256sum"),
+    "database": ("psql",),  # database.psql runs there (unless database.direct)
 }
 
 
@@ -125,14 +127,17 @@ def servers(plan: Plan, pool: SshPool) -> Iterator[Finding]:
             if done.ok:
                 yield Finding("ssh", subject, OK, why)
             else:
-                yield Finding("ssh", subject, MISSING, f"needed for {why}: {done.stderr.strip()[:200] or 'refused'}",
-                              f"allow {login} to run commands as {user} without a password (sudoers NOPASSWD)")
+                yield Finding("ssh", subject, MISSING, f"needed for {why}: {failure(done)}",
+                              f"allow {login} to run any command as {user} without a password (sudoers NOPASSWD: "
+                              "ALL for that user: the lock, the uploads and the cook's clean-up run shell scripts)")
         tools = sorted({t for kind, wanted in SERVER_TOOLS.items() if _role_has(plan, role, kind) for t in wanted})
         if tools:
             yield from _tools(pool, role, where, tools)
 
 
 def _role_has(plan: Plan, role: str, kind: str) -> bool:
+    if kind == "database":
+        return plan.environment.database.direct is None and role == plan.environment.database.server
     return role == kind if kind == "hobo" else any(t.server == role and t.kind == kind for t in plan.targets)
 
 

@@ -93,7 +93,8 @@ class Cook:
                                    f"was cooked{self._aftermath()}", error=True)
             raise
         except (RemoteError, CookRefused) as exc:
-            result.status = "failed" if result.status != "not run" else result.status
+            if result.status != "not run":
+                result.status = "failed"
             self._conclude(result, redact(str(exc)) + (self._aftermath() if self._settled else ""), error=True)
         else:
             if self._unsettled:
