@@ -17,6 +17,7 @@ POSTGRES_MAX_IDENTIFIER = 63
 DNS_MAX_NAME = 253
 DNS_MAX_LABEL = 63
 _LDH_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\Z")
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
 
 def hostname(url: str) -> str:
@@ -48,11 +49,14 @@ def wcs_instance_path(base_url: str) -> str:
 
 
 def wcs_database_name(base_url: str, template: str | None = "wcs_%s", legacy_database: str = "wcs") -> str:
-    """Database w.c.s. creates for a new tenant from the skeleton's `database-template-name`.
+    """Database w.c.s. creates for a new tenant from the skeleton's `database-template-name`, as
+    PostgreSQL names it.
 
     Without a template, w.c.s. falls back to the legacy rule: the configured `database` name's prefix
     (up to the first `_`) joined to the domain part. Names over 63 characters are shortened to
-    29 chars + `_` + 4 hex digits of md5 + `_` + the last 28 chars.
+    29 chars + `_` + 4 hex digits of md5 + `_` + the last 28 chars. w.c.s. then runs
+    `CREATE DATABASE <name>` with the name unquoted, so PostgreSQL folds it to lower case: a
+    mixed-case URL host or template gives a lower-case database (the MD5 is of the name before folding).
     """
     domain = wcs_instance_path(base_url).replace("-", "_").replace(".", "_").replace("+", "_")
     if template:
@@ -62,7 +66,20 @@ def wcs_database_name(base_url: str, template: str | None = "wcs_%s", legacy_dat
         name = legacy_database
         if domain not in name:
             name = f"{name.split('_')[0]}_{domain}"
-    return normalize_database_name(name)
+    return postgres_folded(normalize_database_name(name))
+
+
+def postgres_folded(identifier: str) -> str:
+    """An unquoted identifier as PostgreSQL stores it: ASCII letters folded to lower case (PostgreSQL
+    folds only A-Z in UTF-8 databases; host-derived names are ASCII anyway)."""
+    return identifier.translate(_ASCII_LOWER)
+
+
+def wcs_legacy_tenants_dir(tenants_dir: str) -> str:
+    """w.c.s.'s old tenant location: its application directory itself (`/var/lib/wcs/<host>`), the
+    parent of `tenants/`. w.c.s. still finds a tenant there (after `tenants/<host>`), and updates it
+    in place on a new deployment (wcs/qommon/publisher.py: set_tenant_by_hostname, get_tenants)."""
+    return tenants_dir.rstrip("/").rsplit("/", 1)[0] or "/"
 
 
 def normalize_database_name(name: str) -> str:

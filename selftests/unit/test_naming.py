@@ -7,7 +7,14 @@ import hashlib
 import pytest
 
 from publik_acceptance.config.catalogue import SERVICE_KINDS
-from publik_acceptance.config.naming import django_schema_name, hostname, wcs_database_name, wcs_instance_path
+from publik_acceptance.config.naming import (
+    django_schema_name,
+    hostname,
+    postgres_folded,
+    wcs_database_name,
+    wcs_instance_path,
+    wcs_legacy_tenants_dir,
+)
 
 LONG_URL = "https://demarches-preprod-moncompte.communaute-de-communes-du-val-de-loire.example.test/"
 LONG_FULL = "wcs_demarches_preprod_moncompte_communaute_de_communes_du_val_de_loire_example_test"
@@ -61,6 +68,39 @@ def test_wcs_legacy_templates() -> None:
     )
     # No template: the configured database's prefix joined to the domain part.
     assert wcs_database_name("https://demarches.example.org/", None, "wcs_prod") == "wcs_demarches_example_org"
+
+
+@pytest.mark.parametrize(
+    ("url", "template", "database"),
+    [
+        # w.c.s. runs `CREATE DATABASE <name>` unquoted: PostgreSQL folds the name to lower case.
+        ("https://Demarches.Example.ORG/", "wcs_%s", "wcs_demarches_example_org"),
+        ("https://demarches-Preprod.MaCollectivite.fr/", "wcs_%s", "wcs_demarches_preprod_macollectivite_fr"),
+        ("https://demarches.example.org/", "WCS_%s", "wcs_demarches_example_org"),
+        ("https://Demarches.example.org/", "%s", "demarches_example_org"),
+    ],
+)
+def test_wcs_database_name_is_folded_to_lower_case_like_postgresql(url: str, template: str, database: str) -> None:
+    assert wcs_database_name(url, template) == database
+
+
+def test_long_mixed_case_wcs_name_digests_the_name_before_folding() -> None:
+    """w.c.s. shortens (MD5 of the name as it built it, mixed case included), then PostgreSQL folds."""
+    url = LONG_URL.replace("demarches-preprod", "Demarches-Preprod")
+    full = LONG_FULL.replace("demarches_preprod", "Demarches_Preprod")
+    digest = hashlib.md5(full.encode()).hexdigest()[:4]
+    assert digest != "9206"  # not the digest of the lower-case name
+    assert wcs_database_name(url) == f"{full[:29]}_{digest}_{full[-28:]}".lower()
+
+
+def test_postgres_folds_only_ascii_letters() -> None:
+    assert postgres_folded("Wcs_Demarches_EXAMPLE_org_2") == "wcs_demarches_example_org_2"
+    assert postgres_folded("\u00c9") == "\u00c9"
+
+
+def test_wcs_legacy_tenants_dir_is_the_application_directory() -> None:
+    assert wcs_legacy_tenants_dir("/var/lib/wcs/tenants") == "/var/lib/wcs"
+    assert wcs_legacy_tenants_dir("/srv/root/var/lib/wcs/tenants/") == "/srv/root/var/lib/wcs"
 
 
 def test_wcs_instance_path_drops_one_trailing_slash_and_keeps_subpaths() -> None:
