@@ -197,6 +197,12 @@ def cook(args):
             elif action == "set-variable":
                 variables[params.get("name", "")] = params.get("value")
                 say(f"  set-variable: {params.get('name')}")
+            elif action == "set-theme":
+                # hobo stores the theme as the global variable `theme`, broadcast in hobo.json.
+                if not params.get("theme"):
+                    raise CookError("set-theme: missing theme")
+                variables["theme"] = params["theme"]
+                say(f"  set-theme: {params['theme']}")
             else:
                 say(f"  {action}: done")
         save_services(known)

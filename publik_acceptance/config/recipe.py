@@ -25,6 +25,16 @@ PASSWORD_PLACEHOLDERS = {"...", "…", "changeme", "CHANGEME", "xxx", "XXX"}
 TEMPLATE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]{0,127}\Z")
 URL_SCHEMES = ("https", "http")
 SERVICE_PATH = re.compile(r"[A-Za-z0-9._~/-]*\Z")
+# hobo keeps one service per (kind, slug): cook's create-* is get-or-create by slug, so a second step
+# with the same slug re-points the first service to its own URL. A step without `slug` gets its
+# kind's default (`service_default_slug` of hobo's environment models). The primary hobo (the first
+# create-hobo) is the deploying hobo itself, not a service record; a further create-hobo without a
+# slug gets one from its title, so only explicit hobo slugs can be compared.
+DEFAULT_SLUGS = {
+    "authentic": "idp", "combo": "portal", "wcs": "eservices", "passerelle": "passerelle", "fargo": "porte-doc",
+    "chrono": "agendas", "bijoe": "statistics", "lingo": "payment", "welco": "courrier",
+}
+SLUG = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}\Z")
 
 
 @dataclass(frozen=True)
@@ -59,6 +69,12 @@ class Recipe:
 
     def has_superuser(self) -> bool:
         return any(s.action == "create-superuser" for s in self.steps)
+
+    @property
+    def theme(self) -> str | None:
+        """The theme the recipe sets (its last `set-theme`), which every tenant's hobo.json must carry."""
+        themes = [s.params.get("theme") for s in self.steps if s.action == "set-theme"]
+        return str(themes[-1]) if themes else None
 
 
 def _load_json(path: Path, origin: str | Path, key: str) -> Any:
@@ -143,15 +159,19 @@ def _validate(recipe: Recipe) -> None:
     if recipe.steps[0].action != "create-hobo":
         raise ConfigError(path, recipe.steps[0].key, "the first step must be create-hobo (hobo deploys the others)")
     seen: dict[str, str] = {}
+    slugs: dict[tuple[str, str], Step] = {}
     for step in recipe.steps:
         if step.action in KIND_BY_ACTION:
             _validate_url(step, seen, path)
+            _validate_slug(step, step is recipe.steps[0], slugs, path)
         _validate_other_urls(step, path)
         if "template_name" in step.params:
             _validate_template_name(step, path)
         for required in CONFIG_ACTIONS.get(step.action, ()):
             if required not in step.params:
                 raise ConfigError(path, f"{step.key}.{required}", "required parameter is missing")
+        if step.action == "set-theme" and (not isinstance(step.params["theme"], str) or not step.params["theme"]):
+            raise ConfigError(path, f"{step.key}.theme", f"expected a theme name, got {step.params['theme']!r}")
         if step.action == "create-superuser" and "password" in step.params:
             password = step.params["password"]
             if str(password).strip() in PASSWORD_PLACEHOLDERS or not str(password).strip():
@@ -182,6 +202,26 @@ def _validate_url(step: Step, seen: dict[str, str], path: Path) -> None:
     if normal in seen:
         raise ConfigError(path, f"{step.key}.url", f"URL {url} is already used by {seen[normal]}")
     seen[normal] = step.key
+
+
+def _validate_slug(step: Step, primary: bool, slugs: dict[tuple[str, str], Step], path: Path) -> None:
+    """Two services of one kind with one slug, given or defaulted: the second would re-point the first."""
+    key = f"{step.key}.slug"
+    kind = KIND_BY_ACTION[step.action].name
+    given = step.params.get("slug")
+    if given is not None and (not isinstance(given, str) or not SLUG.match(given)):
+        raise ConfigError(path, key, f"a slug is a plain name (letters, digits, '-', '_'; at most 64 characters), "
+                                     f"got {given!r}")
+    slug = given or DEFAULT_SLUGS.get(kind)
+    if primary or slug is None:
+        return
+    first = slugs.get((kind, slug))
+    if first is not None:
+        how = f"slug {slug!r} is" if given else f"no slug: hobo gives it the {kind} default {slug!r},"
+        raise ConfigError(path, key, f"{how} already {first.key}'s ({first.url}); hobo keeps one {kind} per slug, so "
+                                     f"cook would re-point that service to {step.url}; give each "
+                                     f"{step.action} its own \"slug\"")
+    slugs[(kind, slug)] = step
 
 
 def _check_url_parts(url: str, path: Path, key: str) -> SplitResult:
