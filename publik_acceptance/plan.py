@@ -5,6 +5,7 @@ Every test is parametrised over the Plan, so what is checked cannot drift from w
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +19,13 @@ from publik_acceptance.config.catalogue import (
 )
 from publik_acceptance.config.environment import Environment, Instance, NotFoundSignature, load_environment
 from publik_acceptance.config.errors import ConfigError
-from publik_acceptance.config.naming import django_schema_name, hostname, wcs_database_name, wcs_instance_path
+from publik_acceptance.config.naming import (
+    django_schema_name,
+    hostname,
+    wcs_database_name,
+    wcs_instance_path,
+    wcs_legacy_tenants_dir,
+)
 from publik_acceptance.config.recipe import Recipe, Step, load_recipe
 
 
@@ -70,6 +77,10 @@ class Target:
     step: str  # recipe key, for messages
     not_found: NotFoundSignature
     expect: PageExpectation
+    # w.c.s.: its old location (`/var/lib/wcs/<host>`), where w.c.s. still finds a tenant
+    legacy_tenant_dir: str | None = None
+    # Django services: the command printing `<schema> <hostname>` per tenant ("" or None: not asked)
+    list_tenants: str | None = None
 
     @property
     def id(self) -> str:
@@ -139,14 +150,20 @@ def _target(env: Environment, inst: Instance, recipe: Recipe, step: Step) -> Tar
     url = step.url or ""
     host = hostname(url)
     tenants_dir = env.server_path(settings.tenants_dir or kind.tenants_dir)
+    owner = settings.owner or kind.owner
+    legacy_tenant_dir = list_tenants = None
     if kind.per_tenant_database:
         tenant_dir = f"{tenants_dir}/{wcs_instance_path(url)}"
+        legacy_tenant_dir = f"{wcs_legacy_tenants_dir(tenants_dir)}/{wcs_instance_path(url)}"
         database = wcs_database_name(url, env.wcs.database_template)
         schema = None
     else:
         tenant_dir = f"{tenants_dir}/{host}"
         database = settings.database or kind.database or kind.name
         schema = django_schema_name(host)
+        list_tenants = settings.list_tenants
+        if list_tenants is None:
+            list_tenants = f"sudo -n -u {shlex.quote(owner)} {kind.manage} list_tenants"
     template_name = step.params.get("template_name")
     return Target(
         platform=env.platform,
@@ -158,13 +175,15 @@ def _target(env: Environment, inst: Instance, recipe: Recipe, step: Step) -> Tar
         hostname=host,
         server=settings.server or (kind.name if kind.name in env.servers else "hobo"),
         tenant_dir=tenant_dir,
-        owner=settings.owner or kind.owner,
+        owner=owner,
         database=database,
         schema=schema,
         template_name=template_name,
         step=f"{inst.recipe.name}: {step.key}",
         not_found=settings.not_found or env.http.not_found,
         expect=_expectation(env, kind.name, kind.landing, recipe),
+        legacy_tenant_dir=legacy_tenant_dir,
+        list_tenants=list_tenants or None,
     )
 
 

@@ -27,6 +27,7 @@ class ServiceKind:
     owner: str
     database: str | None  # shared database of a Django service; None for w.c.s. (one per tenant)
     landing: Landing
+    manage: str = ""  # the service's manage command (`<manage> list_tenants`: publik-reference.md §3)
 
     @property
     def per_tenant_database(self) -> bool:
@@ -41,6 +42,7 @@ def _django(name: str, owner: str, database: str, landing: Landing, lib: str | N
         owner=owner,
         database=database,
         landing=landing,
+        manage=f"{lib or name}-manage",
     )
 
 
@@ -55,6 +57,7 @@ SERVICE_KINDS: dict[str, ServiceKind] = {
             owner="authentic-multitenant",
             database="authentic2_multitenant",
             landing=Landing.LOGIN,
+            manage="authentic2-multitenant-manage",
         ),
         _django("combo", "combo", "combo", Landing.PAGE),
         _django("passerelle", "passerelle", "passerelle", Landing.LOGIN_REDIRECT),
@@ -70,6 +73,7 @@ SERVICE_KINDS: dict[str, ServiceKind] = {
             owner="wcs",
             database=None,
             landing=Landing.PORTAL_REDIRECT,
+            manage="wcs-manage",
         ),
     )
 }

@@ -141,6 +141,14 @@ class ServiceSettings:
     database: str | None = field(default=None, metadata=doc("the Django service's database", example="combo"))
     tenants_dir: str | None = field(default=None, metadata=doc(example="/var/lib/combo/tenants"))
     server: str | None = field(default=None, metadata=doc("SSH role holding the tenants", example="hobo"))
+    list_tenants: str | None = field(
+        default=None,
+        metadata=doc(
+            "prints `<schema> <hostname>` per tenant (Django\n"
+            "services; default: sudo -n -u <owner> <service>-manage list_tenants; \"\": not asked)",
+            example="sudo -n -u combo combo-manage list_tenants",
+        ),
+    )
     not_found: NotFoundSignature | None = field(
         default=None, metadata=doc("as http.not_found, for this service", example="{status: 404}")
     )
@@ -635,10 +643,18 @@ def _services(node: Node) -> dict[str, ServiceSettings]:
             database=item.get("database").str(nullable=True),
             tenants_dir=_absolute(item.get("tenants_dir")) if item.has("tenants_dir") else None,
             server=item.get("server").str(nullable=True),
+            list_tenants=_optional_command(item.get("list_tenants")) if item.has("list_tenants") else None,
             not_found=_not_found(item.get("not_found")) if item.has("not_found") else None,
             expect=_expect(item.get("expect")),
         )
     return services
+
+
+def _optional_command(node: Node) -> str:
+    """A command line, or "" (null too) for "do not run one"."""
+    if node.value is None or (isinstance(node.value, str) and not node.value.strip()):
+        return ""
+    return node.command()
 
 
 def _db_params(node: Node, base: Path) -> DbParams:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from publik_acceptance.evidence.prober import Prober
 from publik_acceptance.evidence.probes.remote import SshPool
-from publik_acceptance.evidence.servers import Questions, gather
+from publik_acceptance.evidence.servers import Questions, found_tenant_dir, gather, place_name
 from publik_acceptance.plan import Plan, build_plan, mirror_name, mirrored_environment
 
 
@@ -20,6 +20,8 @@ class ParityFacts:
     error: str | None = None
     there: dict[str, set[str]] = field(default_factory=dict)  # instance → mapped hostnames deployed there
     here: dict[str, set[str]] = field(default_factory=dict)  # instance → hostnames deployed here
+    # instance → "<platform>: <host> at <path> (w.c.s.'s old location)": tenants found at the old place
+    old_location: dict[str, list[str]] = field(default_factory=dict)
 
     def missing_here(self, instance: str) -> list[str]:
         return sorted(self.there.get(instance, set()) - self.here.get(instance, set()))
@@ -28,17 +30,23 @@ class ParityFacts:
         return sorted(self.here.get(instance, set()) - self.there.get(instance, set()))
 
 
-def _deployed(plan: Plan, pool: SshPool, prober: Prober) -> tuple[dict[str, set[str]], str | None]:
+def _deployed(plan: Plan, pool: SshPool, prober: Prober,
+              legacy: dict[str, list[str]]) -> tuple[dict[str, set[str]], str | None]:
+    """Hostnames with a tenant directory, by instance; tenants found at w.c.s.'s old location are
+    added to `legacy` (by instance) so the verdict can say where they are."""
     questions = Questions()
     for target in plan.targets:
-        questions.stats[target.server].add(target.tenant_dir)
+        questions.tenant(target)
     facts = gather(plan.environment, pool, prober, questions)
     errors = sorted({f.error for f in facts.values() if f.error})
     deployed: dict[str, set[str]] = {}
     for target in plan.targets:
-        path = facts[target.server].paths.get(target.tenant_dir)
-        if path is not None and path.exists:
+        place = found_tenant_dir(target, facts[target.server].paths)
+        if place is not None:  # a w.c.s. tenant at its old location counts (and is named as such)
             deployed.setdefault(target.instance, set()).add(target.hostname)
+            if place == target.legacy_tenant_dir:
+                legacy.setdefault(target.instance, []).append(
+                    f"{plan.platform}: {target.hostname} at {place_name(target, place)}")
     return deployed, "; ".join(errors) or None
 
 
@@ -48,10 +56,10 @@ def gather_parity(plan: Plan, pool: SshPool, prober: Prober) -> ParityFacts:
     result = ParityFacts(mirrored.platform)
     mirror_pool = SshPool(mirrored.environment)
     try:
-        there, error = _deployed(mirrored, mirror_pool, prober)
+        there, error = _deployed(mirrored, mirror_pool, prober, result.old_location)
     finally:
         mirror_pool.close()
-    here, error_here = _deployed(plan, pool, prober)
+    here, error_here = _deployed(plan, pool, prober, result.old_location)
     result.error = error or error_here
     result.there = {inst: {mirror_name(h, env) for h in hosts} for inst, hosts in there.items()}
     result.here = here

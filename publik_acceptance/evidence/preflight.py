@@ -17,7 +17,7 @@ from publik_acceptance.evidence.probes.http import HttpExchange
 from publik_acceptance.evidence.probes.postgres import DatabaseFacts
 from publik_acceptance.evidence.probes.remote import SshPool
 from publik_acceptance.evidence.probes.tls import verifying_context
-from publik_acceptance.evidence.servers import Questions, ServerFacts, gather
+from publik_acceptance.evidence.servers import Questions, ServerFacts, gather, place_name, tenant_places
 from publik_acceptance.evidence.skeleton import SkeletonReport, inspect_skeleton
 from publik_acceptance.plan import Plan, Target
 
@@ -146,7 +146,7 @@ class PreflightEvidence:
     def _gather_servers(self) -> dict[str, ServerFacts]:
         questions = Questions()
         for target in self.plan.targets:
-            questions.stats[target.server].add(target.tenant_dir)
+            questions.tenant(target)
         questions.commands["hobo"].add(self.env.cook.check_command)
         for role, path in self._skeleton_paths():
             questions.stats[role].add(path)
@@ -196,11 +196,13 @@ class PreflightEvidence:
                                django, wcs, roles, createdb, login_site=site)
 
     def existing(self, target: Target) -> list[str]:
-        """What already exists of this target (tenant dir, schema, database): empty before a cook."""
+        """What already exists of this target (tenant dir, schema, database): empty before a cook.
+        A w.c.s. tenant at its old location (`/var/lib/wcs/<host>`) counts: w.c.s. would update it."""
         found = []
         server = self.servers[target.server]
-        if target.tenant_dir in server.paths and server.paths[target.tenant_dir].exists:
-            found.append(f"tenant directory {target.tenant_dir}")
+        for place in tenant_places(target):
+            if place in server.paths and server.paths[place].exists:
+                found.append(f"tenant directory {place_name(target, place)}")
         db = self.database
         if target.schema and db.has_schema(target.database, target.schema):
             found.append(f"schema {target.schema} in database {target.database}")

@@ -19,6 +19,7 @@ from publik_acceptance.evidence.probes.facts import (
     path_facts,
 )
 from publik_acceptance.evidence.probes.remote import RemoteError, SshPool
+from publik_acceptance.plan import Target
 
 
 @dataclass
@@ -47,6 +48,35 @@ class Questions:
 
     def roles(self) -> set[str]:
         return set(self.stats) | set(self.reads) | set(self.lists) | set(self.commands)
+
+    def tenant(self, target: Target) -> None:
+        """Stat every place the target's tenant may be (w.c.s.: tenants/<host> and its old location)."""
+        self.stats[target.server].update(tenant_places(target))
+
+    def listing(self, target: Target) -> None:
+        """The service's own `list_tenants`: a set per server, so one run per service kind and server."""
+        if target.list_tenants:
+            self.commands[target.server].add(target.list_tenants)
+
+
+def tenant_places(target: Target) -> tuple[str, ...]:
+    """Where the target's tenant may be, in the order the service looks: w.c.s. tries `tenants/<host>`,
+    then its old location `<app dir>/<host>` (wcs/qommon/publisher.py)."""
+    return (target.tenant_dir,) + ((target.legacy_tenant_dir,) if target.legacy_tenant_dir else ())
+
+
+def found_tenant_dir(target: Target, paths: dict[str, PathFacts]) -> str | None:
+    """The first place where the target's tenant directory exists (the one the service uses), or None."""
+    for place in tenant_places(target):
+        facts = paths.get(place)
+        if facts is not None and facts.exists:
+            return place
+    return None
+
+
+def place_name(target: Target, place: str) -> str:
+    """`/var/lib/wcs/demarches.example.org (w.c.s.'s old location)` for the evidence and messages."""
+    return f"{place} (w.c.s.'s old location)" if place == target.legacy_tenant_dir else place
 
 
 def gather(env: Environment, pool: SshPool, prober: Prober, questions: Questions,

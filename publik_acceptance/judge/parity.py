@@ -22,6 +22,9 @@ def judge_parity(platform: str, instance: str, mirror: MirrorOf, facts: ParityFa
     if extra:
         verdict.note(f"only on {platform} (not on {facts.mirrored_platform}): {', '.join(extra)}")
     verdict.note(f"on both: {', '.join(sorted(facts.here.get(instance, set()) & facts.there.get(instance, set())))}")
+    if facts.old_location.get(instance):  # found there, and counted: w.c.s. still serves its old location
+        verdict.note(f"w.c.s. tenants at the old location: {'; '.join(facts.old_location[instance])}")
     verdict.attach("parity", "deployed tenants on both platforms", {
-        "mirrored_platform": facts.mirrored_platform, "missing_here": missing, "only_here": extra})
+        "mirrored_platform": facts.mirrored_platform, "missing_here": missing, "only_here": extra,
+        "old_location": facts.old_location.get(instance, [])})
     return verdict

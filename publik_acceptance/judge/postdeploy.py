@@ -14,6 +14,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from publik_acceptance.evidence.listing import listing_for
 from publik_acceptance.evidence.preflight import Frontend, PreflightEvidence
 from publik_acceptance.evidence.prober import Prober, first_address
 from publik_acceptance.evidence.probes import http as http_probe
@@ -21,7 +22,7 @@ from publik_acceptance.evidence.probes import postgres
 from publik_acceptance.evidence.probes.postgres import DatabaseFacts
 from publik_acceptance.evidence.probes.remote import SshPool
 from publik_acceptance.evidence.probes.tls import verifying_context
-from publik_acceptance.evidence.servers import Questions, ServerFacts, gather
+from publik_acceptance.evidence.servers import Questions, ServerFacts, found_tenant_dir, gather, tenant_places
 from publik_acceptance.judge.expectations import Judgement, State, judge_database, judge_tenant
 from publik_acceptance.judge.page import judge_page
 from publik_acceptance.plan import Plan, Target
@@ -188,18 +189,21 @@ class PostdeployEvidence:
         for item in pending:
             if item.aspect != "database" or db_facts is None:
                 continue
-            tenant = tenant_judgements.get(item.target.id) or judge_tenant_facts(
-                item.target, server_facts[item.target.server])
-            self._record(item, judge_database(item.target, db_facts, tenant), now)
+            facts = server_facts[item.target.server]
+            tenant = tenant_judgements.get(item.target.id) or judge_tenant_facts(item.target, facts)
+            self._record(item, judge_database(item.target, db_facts, tenant, listing_for(item.target, facts)), now)
 
     def _remote(self, targets: list[Target]) -> dict[str, ServerFacts]:
         questions = Questions()
         for target in targets:
+            questions.tenant(target)
+            questions.listing(target)
             stats = questions.stats[target.server]
-            stats.update({target.tenant_dir, f"{target.tenant_dir}/hobo.json"})
-            if target.kind == "wcs":
-                stats.add(f"{target.tenant_dir}/config.pck")
-                questions.reads[target.server].add(f"{target.tenant_dir}/site-options.cfg")
+            for place in tenant_places(target):
+                stats.add(f"{place}/hobo.json")
+                if target.kind == "wcs":
+                    stats.add(f"{place}/config.pck")
+                    questions.reads[target.server].add(f"{place}/site-options.cfg")
         return gather(self.env, self.pool, self.prober, questions)
 
     def _database(self, targets: list[Target]) -> DatabaseFacts:
@@ -224,7 +228,8 @@ def judge_tenant_facts(target: Target, facts: ServerFacts) -> Judgement:
                          "fix SSH access to this server, then run the postdeploy phase", final=True)
     if facts.error:
         return Judgement(State.PENDING, "tenant facts over SSH", facts.error, "fix SSH access")
-    options = facts.files.get(f"{target.tenant_dir}/site-options.cfg") if target.kind == "wcs" else None
+    place = found_tenant_dir(target, facts.paths) or target.tenant_dir
+    options = facts.files.get(f"{place}/site-options.cfg") if target.kind == "wcs" else None
     return judge_tenant(target, facts.paths, options)
 
 

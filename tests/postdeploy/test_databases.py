@@ -1,4 +1,7 @@
-"""Each tenant's schema (Django services) or database with wcs_meta (w.c.s.)."""
+"""Each tenant's schema (Django services) or database with wcs_meta (w.c.s.).
+
+Django services: the schema name the Plan derives is compared with the one the service's own
+`list_tenants` reports; when they differ the check fails naming both, and looks for the server's."""
 
 from __future__ import annotations
 

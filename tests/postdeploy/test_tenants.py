@@ -1,4 +1,5 @@
-"""Each service's tenant directory: at the catalogue path, owned by the service user, with hobo.json."""
+"""Each service's tenant directory: at the catalogue path (w.c.s.: or its old location /var/lib/wcs/<host>),
+owned by the service user, with hobo.json."""
 
 from __future__ import annotations
 
@@ -12,4 +13,5 @@ from publik_acceptance.plan import Target
 @pytest.mark.report(column="tenant dir", wait="tenant")
 def test_tenant_directory(deployment: Outcome, target: Target) -> None:
     item = deployment.items.get((target.id, "tenant", None))
-    conclude(item, deployment, "tenant directory", f"{target.id}: {target.tenant_dir} on role {target.server}")
+    where = target.tenant_dir + (f" or {target.legacy_tenant_dir}" if target.legacy_tenant_dir else "")
+    conclude(item, deployment, "tenant directory", f"{target.id}: {where} on role {target.server}")

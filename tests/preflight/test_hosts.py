@@ -6,6 +6,7 @@ import pytest
 
 from publik_acceptance.evidence import log as evidence_log
 from publik_acceptance.evidence.preflight import PreflightEvidence
+from publik_acceptance.evidence.servers import tenant_places
 from publik_acceptance.judge.checks import skip_unchecked
 from publik_acceptance.judge.preflight import (
     judge_already_deployed,
@@ -41,8 +42,9 @@ def test_wcs_skeleton(plan: Plan, preflight: PreflightEvidence, target: Target) 
 def test_not_yet_deployed(plan: Plan, preflight: PreflightEvidence, target: Target) -> None:
     if preflight.servers[target.server].error:
         skip_unchecked(f"the {target.server} server is unreachable: see test_ssh")
-    evidence_log.record("remote", f"{target.tenant_dir} on role {target.server}",
-                        preflight.servers[target.server].paths.get(target.tenant_dir))
+    for place in tenant_places(target):  # w.c.s.: tenants/<host> and its old location
+        evidence_log.record("remote", f"{place} on role {target.server}",
+                            preflight.servers[target.server].paths.get(place))
     found = preflight.existing(target)
     if not found:
         return  # nothing of it exists: the cook may create it
