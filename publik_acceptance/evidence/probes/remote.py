@@ -1,13 +1,15 @@
 """SSH to the platform's servers: one connection per server for the whole run, batched commands.
 
-Host keys are verified against known_hosts; an unknown key is refused unless the environment says
-`ssh.unknown_host_keys: accept` (then it is recorded), and a changed key is always refused.
+The way to each server follows the environment's ssh_config as ssh does (sshconfig.py): bastions
+(ProxyJump, one connection per bastion shared by every server behind it) or a ProxyCommand. The host
+key of every connection, bastions included, is verified against known_hosts; an unknown key is
+refused unless the environment says `ssh.unknown_host_keys: accept` (then it is recorded), and a
+changed key is always refused.
 """
 
 from __future__ import annotations
 
 import errno
-import os
 import socket
 import threading
 import time
@@ -18,12 +20,15 @@ from pathlib import Path
 
 import paramiko
 
-from publik_acceptance.config.environment import Environment, SshServer
+from publik_acceptance.config.environment import Environment
 from publik_acceptance.config.secrets import redact
+from publik_acceptance.evidence.probes.sshconfig import Hop, Route, SshConfig, SshConfigError
 
 _CHUNK = 65536
 MAX_KEPT = 8 * 1024 * 1024  # bytes kept per stream of a command: facts and logs are far smaller
 MAX_LINE = 64 * 1024  # bytes of one line handed to on_line (the cook's live log)
+
+Endpoint = Hop  # where a role's SSH connection really goes, after ssh_config (the last hop of its route)
 
 
 class RemoteError(Exception):
@@ -49,20 +54,6 @@ class RemoteResult:
     @property
     def ok(self) -> bool:
         return self.exit_status == 0
-
-
-@dataclass(frozen=True)
-class Endpoint:
-    """Where a role's SSH connection really goes, after ssh_config."""
-
-    host: str
-    port: int
-    user: str | None
-    identity_files: tuple[str, ...]
-
-    @property
-    def label(self) -> str:
-        return f"{self.user + '@' if self.user else ''}{self.host}:{self.port}"
 
 
 @dataclass(frozen=True)
@@ -104,62 +95,131 @@ class SshStats:
 
 
 class SshPool:
-    """Lazily opened paramiko connections, one per distinct endpoint, shared by every role on it."""
+    """Lazily opened paramiko connections: one per distinct server endpoint, shared by every role on it,
+    and one per bastion, shared by every server behind it."""
 
     def __init__(self, env: Environment) -> None:
         self.env = env
         self.stats = SshStats()
         self.accepted_keys: dict[str, str] = {}
         self._pins: dict[str, PinnedKey] = {}  # ssh.unknown_host_keys: accept: first key seen, per host
-        self._clients: dict[Endpoint, paramiko.SSHClient] = {}
-        self._locks: dict[Endpoint, threading.Lock] = {}
+        self._clients: dict[tuple, paramiko.SSHClient] = {}  # by route prefix: (proxy command, hop, hop…)
+        self._locks: dict[tuple, threading.Lock] = {}
         self._lock = threading.Lock()
-        self._config = paramiko.SSHConfig.from_path(str(env.ssh.config)) if env.ssh.config else None
+        self._routes: dict[str, Route] = {}
+        self._route_errors: dict[str, str] = {}  # role → why its ssh_config cannot be honoured
+        problem = ""
+        try:
+            config: SshConfig | None = SshConfig(env.ssh.config)
+        except SshConfigError as exc:
+            config, problem = None, str(exc)
+        for role, server in env.servers.items():
+            identities = [str(p) for p in (server.identity_file, env.ssh.identity_file) if p]
+            straight = Route(Hop(server.host, server.port, server.user, tuple(dict.fromkeys(identities)),
+                                 name=server.host))
+            if config is None:
+                self._routes[role], self._route_errors[role] = straight, problem
+                continue
+            try:
+                # Port 22 in the environment is its default: the ssh_config's Port applies then.
+                self._routes[role] = config.route(
+                    server.host, server.port if server.port != 22 else None, server.user, identities,
+                    [str(env.ssh.identity_file)] if env.ssh.identity_file else [])
+            except SshConfigError as exc:
+                self._routes[role], self._route_errors[role] = straight, str(exc)
+
+    def route(self, role: str) -> Route:
+        return self._routes[role]
 
     def endpoint(self, role: str) -> Endpoint:
-        server: SshServer = self.env.servers[role]
-        host, port, user = server.host, server.port, server.user
-        identities = [str(p) for p in (server.identity_file, self.env.ssh.identity_file) if p]
-        if self._config is not None:
-            entry = self._config.lookup(server.host)
-            host = entry.get("hostname", host)
-            port = int(entry["port"]) if "port" in entry and server.port == 22 else port
-            user = user or entry.get("user")
-            identities += [os.path.expanduser(p) for p in entry.get("identityfile", [])]
-        return Endpoint(host, port, user, tuple(dict.fromkeys(identities)))
+        return self._routes[role].server
 
     def describe(self, role: str) -> str:
-        return f"{self.endpoint(role).label} (role {role})"
+        route = self._routes[role]
+        return f"{route.server.label} (role {role}){route.path}"
 
     def accepted_host_keys(self) -> list[str]:
-        """The keys trusted on first use in this run, for the report: "hobo, wcs 127.0.0.15:22 ssh-ed25519 SHA256:…"."""
+        """The keys trusted on first use in this run, for the report: "hobo, wcs 127.0.0.15:22 ssh-ed25519 SHA256:…"
+        (a bastion's: "bastion jump 127.0.0.16:22 …")."""
         with self._lock:
             pins = list(self._pins.values())
         lines = []
         for pin in pins:
-            roles = [r for r in sorted(self.env.servers) if _known_hosts_name(self.endpoint(r)) == pin.host]
+            who = [r for r in sorted(self._routes) if self._routes[r].server.known_hosts_name == pin.host]
+            who = who or sorted({f"bastion {hop.name}" for route in self._routes.values() for hop in route.bastions
+                                 if hop.known_hosts_name == pin.host})
             host, port = _split_known_hosts_name(pin.host)
-            lines.append(f"{', '.join(roles) or '?'} {host}:{port} {pin.description}")
+            lines.append(f"{', '.join(who) or '?'} {host}:{port} {pin.description}")
         return lines
 
     def client(self, role: str) -> paramiko.SSHClient:
-        endpoint = self.endpoint(role)
+        if role in self._route_errors:
+            raise RemoteError(f"ssh {self.describe(role)}: {self._route_errors[role]}", hopeless=True)
+        route = self._routes[role]
+        return self._hop_client(route, len(route.hops))
+
+    def _hop_client(self, route: Route, count: int) -> paramiko.SSHClient:
+        """The connection to the `count`-th hop of `route` (bastions first), opened or reopened as needed;
+        a server's connection rides on its bastion's, opened first."""
+        key = (route.proxy_command, *route.hops[:count])
         with self._lock:
-            lock = self._locks.setdefault(endpoint, threading.Lock())
+            lock = self._locks.setdefault(key, threading.Lock())
         with lock:
-            client = self._clients.get(endpoint)
+            client = self._clients.get(key)
             transport = client.get_transport() if client else None
             if client is None or transport is None or not transport.is_active():
-                client = self._connect(role, endpoint)
-                self._clients[endpoint] = client
+                hop = route.hops[count - 1]
+                where = (f"ssh {route.server.label}" if count == len(route.hops)
+                         else f"ssh {route.server.label} via bastion {hop.label}")
+                sock = self._way_to(route, count, where)
+                client = self._connect(hop, sock, where, bastion=count < len(route.hops))
+                self._clients[key] = client
             return client
 
-    def _connect(self, role: str, endpoint: Endpoint) -> paramiko.SSHClient:
+    def _way_to(self, route: Route, count: int, where: str) -> paramiko.Channel | paramiko.ProxyCommand | None:
+        """What carries the connection to hop `count`: a channel through the bastion before it, the
+        ProxyCommand (first hop), or None (a plain TCP connection)."""
+        hop = route.hops[count - 1]
+        timeout = self.env.ssh.connect_timeout
+        if count > 1:
+            bastion = route.hops[count - 2]
+            transport = self._hop_client(route, count - 1).get_transport()
+            if transport is None:
+                raise RemoteError(f"{where}: the connection to bastion {bastion.label} closed")
+            try:
+                return transport.open_channel("direct-tcpip", (hop.host, hop.port), ("127.0.0.1", 0), timeout=timeout)
+            except paramiko.ChannelException as exc:
+                # 1: administratively prohibited (PermitOpen…); "Connection refused": nothing listens there.
+                hopeless = exc.code == 1 or "refused" in str(exc.text).lower()
+                raise RemoteError(f"{where}: bastion {bastion.label} could not open a connection to {hop.host}:"
+                                  f"{hop.port} ({exc.text}): check that sshd runs there and that the bastion may "
+                                  "reach it (its PermitOpen, a firewall)", hopeless=hopeless) from None
+            except (paramiko.SSHException, OSError) as exc:
+                raise RemoteError(f"{where}: no connection through bastion {bastion.label} to {hop.host}:{hop.port} "
+                                  f"within {timeout:g} s ({exc or type(exc).__name__})") from None
+        if route.proxy_command:
+            try:
+                return paramiko.ProxyCommand(route.proxy_command)
+            except (OSError, paramiko.SSHException) as exc:
+                raise RemoteError(f"{where}: ProxyCommand `{route.proxy_command}` did not start ({exc}): fix it in "
+                                  f"{self.env.ssh.config}", hopeless=True) from None
+        return None
+
+    def _known_hosts(self, hop: Hop) -> list[Path]:
+        """ssh.known_hosts when the environment names it, else the hop's UserKnownHostsFile, else ~/.ssh's."""
+        if self.env.ssh.known_hosts:
+            return [Path(self.env.ssh.known_hosts)]
+        return [Path(p) for p in hop.known_hosts] or [Path("~/.ssh/known_hosts").expanduser()]
+
+    def _connect(self, hop: Hop, sock: paramiko.Channel | paramiko.ProxyCommand | None, where: str,
+                 bastion: bool) -> paramiko.SSHClient:
         ssh = self.env.ssh
         client = paramiko.SSHClient()
-        known_hosts = ssh.known_hosts or Path("~/.ssh/known_hosts").expanduser()
-        if Path(known_hosts).is_file():
-            client.load_host_keys(str(known_hosts))
+        known_hosts = self._known_hosts(hop)
+        for path in known_hosts:
+            if path.is_file():
+                client.load_host_keys(str(path))
+        shown = ", ".join(str(p) for p in known_hosts)
         if ssh.unknown_host_keys == "accept":
             with self._lock:  # a reconnect must offer the key pinned by the first connection
                 for pin in self._pins.values():
@@ -167,14 +227,15 @@ class SshPool:
             client.set_missing_host_key_policy(_RecordingAcceptPolicy(self._pins, self.accepted_keys, self._lock))
         else:
             client.set_missing_host_key_policy(paramiko.RejectPolicy())
-        where = f"ssh {endpoint.label}"
         try:
             client.connect(
-                endpoint.host, port=endpoint.port, username=endpoint.user,
+                hop.host, port=hop.port, username=hop.user, sock=sock,
                 # paramiko takes a list of key files too (documented); its stubs say only str
-                key_filename=list(endpoint.identity_files) or None,  # type: ignore[arg-type]
+                key_filename=list(hop.identity_files) or None,  # type: ignore[arg-type]
                 timeout=ssh.connect_timeout, banner_timeout=ssh.connect_timeout, auth_timeout=ssh.connect_timeout,
-                allow_agent=True, look_for_keys=not endpoint.identity_files,
+                channel_timeout=ssh.connect_timeout,
+                # IdentitiesOnly yes: the keys named, never the agent's nor ~/.ssh's
+                allow_agent=not hop.identities_only, look_for_keys=not hop.identity_files and not hop.identities_only,
             )
         except paramiko.BadHostKeyException as exc:
             client.close()
@@ -188,27 +249,29 @@ class SshPool:
                 ) from None
             raise RemoteError(
                 f"{where}: host key CHANGED: server offers {exc.key.get_name()} {exc.key.fingerprint}, "
-                f"{known_hosts} expects {exc.expected_key.fingerprint}. Check with the server's administrator "
+                f"{shown} expects {exc.expected_key.fingerprint}. Check with the server's administrator "
                 "before updating known_hosts (this may be an attack or a reinstalled server).", hopeless=True
             ) from None
         except paramiko.SSHException as exc:
             client.close()
             if "not found in known_hosts" in str(exc):
                 raise RemoteError(
-                    f"{where}: host key unknown (not in {known_hosts}); unknown keys are refused. Verify the "
-                    "server's fingerprint, then add it (ssh-keyscan), or set ssh.unknown_host_keys: accept.",
-                    hopeless=True) from None
+                    f"{where}: host key unknown (not in {shown}); unknown keys are refused. Verify the "
+                    f"{'bastion' if bastion else 'server'}'s fingerprint, then add it (ssh-keyscan), or set "
+                    "ssh.unknown_host_keys: accept.", hopeless=True) from None
             if isinstance(exc, paramiko.AuthenticationException):
-                raise RemoteError(f"{where}: SSH authentication refused ({exc}): check the user, the key "
-                                  "(ssh.identity_file, servers.<role>.identity_file, the agent) and the server's "
-                                  "authorized_keys", hopeless=True) from None
+                keys = (f"IdentityFile for Host {hop.name} in {ssh.config}, ssh.identity_file, the agent" if bastion
+                        else "ssh.identity_file, servers.<role>.identity_file, IdentityFile in ssh.config, the agent")
+                raise RemoteError(f"{where}: SSH authentication refused ({exc}): check the user, the key ({keys}) "
+                                  f"and the {'bastion' if bastion else 'server'}'s authorized_keys",
+                                  hopeless=True) from None
             raise RemoteError(f"{where}: SSH failed: {exc}") from None
         except TimeoutError:
             client.close()
             raise RemoteError(f"{where}: no SSH answer within {ssh.connect_timeout:g} s") from None
         except socket.gaierror as exc:
             client.close()
-            raise RemoteError(f"{where}: the name {endpoint.host} does not resolve on this machine "
+            raise RemoteError(f"{where}: the name {hop.host} does not resolve on this machine "
                               f"({exc.strerror or exc}): fix the server's name in servers: (or ssh_config), or this "
                               "machine's DNS", hopeless=True) from None
         except OSError as exc:
@@ -218,7 +281,7 @@ class SshPool:
                 and all(isinstance(e, OSError) and e.errno == errno.ECONNREFUSED for e in exc.errors.values()))
             todo = ": nothing listens on that port (check the port and that sshd runs)" if refused else ""
             raise RemoteError(f"{where}: cannot connect: {exc.strerror or exc}{todo}", hopeless=refused) from None
-        self.stats.connections[endpoint.label] += 1
+        self.stats.connections[f"bastion {hop.label}" if bastion else hop.label] += 1
         return client
 
     def run(self, role: str, command: str, stdin: bytes | None = None, timeout: float | None = None,
@@ -233,9 +296,9 @@ class SshPool:
         self.stats.commands[endpoint.label] += 1
         started = time.monotonic()
         transport = client.get_transport()
+        where = f"ssh {self.describe(role)}"
         if transport is None:
-            raise RemoteError(f"ssh {endpoint.label} (role {role}): connection lost")
-        where = f"ssh {endpoint.label} (role {role})"
+            raise RemoteError(f"{where}: connection lost")
         try:
             channel = transport.open_session(timeout=self.env.ssh.connect_timeout)
         except (paramiko.SSHException, OSError) as exc:
@@ -264,8 +327,9 @@ class SshPool:
 
     def close(self) -> None:
         with self._lock:
-            for client in self._clients.values():
-                client.close()
+            # Servers first, then the bastions they ride on.
+            for key in sorted(self._clients, key=len, reverse=True):
+                self._clients[key].close()
             self._clients.clear()
 
 
@@ -354,11 +418,6 @@ def _goes_inactive(transport: paramiko.Transport, within: float) -> bool:
             return False
         time.sleep(0.01)
     return True
-
-
-def _known_hosts_name(endpoint: Endpoint) -> str:
-    """How paramiko names an endpoint's host key (the known_hosts convention)."""
-    return endpoint.host if endpoint.port == 22 else f"[{endpoint.host}]:{endpoint.port}"
 
 
 def _split_known_hosts_name(name: str) -> tuple[str, int]:
