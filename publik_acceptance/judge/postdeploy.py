@@ -14,6 +14,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from publik_acceptance.evidence.applied import ask_skeleton, found_skeleton
 from publik_acceptance.evidence.listing import listing_for
 from publik_acceptance.evidence.preflight import Frontend, PreflightEvidence
 from publik_acceptance.evidence.prober import Prober, first_address
@@ -25,6 +26,8 @@ from publik_acceptance.evidence.probes.tls import verifying_context
 from publik_acceptance.evidence.servers import Questions, ServerFacts, found_tenant_dir, gather, tenant_places
 from publik_acceptance.judge.expectations import Judgement, State, judge_database, judge_tenant
 from publik_acceptance.judge.page import judge_page
+from publik_acceptance.judge.site_options import judge_wcs_site_options
+from publik_acceptance.judge.theme import judge_theme
 from publik_acceptance.plan import Plan, Target
 
 
@@ -33,7 +36,7 @@ class Item:
     """One expectation being waited for."""
 
     target: Target
-    aspect: str  # "tenant", "database" or "page"
+    aspect: str  # "tenant", "database", "page", "theme" or "site-options"
     address: str | None = None
     judgement: Judgement | None = None
     polls: int = 0
@@ -115,6 +118,11 @@ class PostdeployEvidence:
         items = []
         for target in self.plan.targets:
             items += [Item(target, "tenant"), Item(target, "database")]
+            # What the recipe sets, where it can be seen: the theme in hobo.json, the skeleton's options.
+            if self.plan.recipes[target.instance].theme is not None:
+                items.append(Item(target, "theme"))
+            if target.kind == "wcs":
+                items.append(Item(target, "site-options"))
             items += [Item(target, "page", f.address) for f in self.preflight.frontends_of(target) if f.address]
         return items
 
@@ -152,7 +160,7 @@ class PostdeployEvidence:
         return outcome
 
     def _round(self, pending: list[Item], aux: ThreadPoolExecutor, start: float) -> None:
-        facts_targets = {i.target.id: i.target for i in pending if i.aspect in ("tenant", "database")}
+        facts_targets = {i.target.id: i.target for i in pending if i.aspect in REMOTE_ASPECTS}
         remote = aux.submit(self._remote, list(facts_targets.values())) if facts_targets else None
         db_targets = [i.target for i in pending if i.aspect == "database"]
         database = aux.submit(self._database, db_targets) if db_targets else None
@@ -192,6 +200,22 @@ class PostdeployEvidence:
             facts = server_facts[item.target.server]
             tenant = tenant_judgements.get(item.target.id) or judge_tenant_facts(item.target, facts)
             self._record(item, judge_database(item.target, db_facts, tenant, listing_for(item.target, facts)), now)
+        for item in pending:
+            if item.aspect in ("theme", "site-options"):
+                self._record(item, self._judge_applied(item, server_facts[item.target.server]), now)
+
+    def _judge_applied(self, item: Item, facts: ServerFacts) -> Judgement:
+        """What the recipe set, on one poll's server facts: the theme, or the w.c.s. site options."""
+        target = item.target
+        unavailable = remote_unavailable(facts)
+        if unavailable is not None:
+            return unavailable
+        place = found_tenant_dir(target, facts.paths) or target.tenant_dir  # w.c.s.: maybe its old location
+        if item.aspect == "theme":
+            theme = self.plan.recipes[target.instance].theme or ""
+            return judge_theme(target, theme, facts.files.get(f"{place}/hobo.json"), place)
+        return judge_wcs_site_options(target, found_skeleton(self.env, target, facts),
+                                      facts.files.get(f"{place}/site-options.cfg"), place)
 
     def _remote(self, targets: list[Target]) -> dict[str, ServerFacts]:
         questions = Questions()
@@ -204,6 +228,10 @@ class PostdeployEvidence:
                 if target.kind == "wcs":
                     stats.add(f"{place}/config.pck")
                     questions.reads[target.server].add(f"{place}/site-options.cfg")
+            if self.plan.recipes[target.instance].theme is not None:
+                questions.reads[target.server].update(f"{place}/hobo.json" for place in tenant_places(target))
+            if target.kind == "wcs":
+                ask_skeleton(questions, self.env, target)
         return gather(self.env, self.pool, self.prober, questions)
 
     def _database(self, targets: list[Target]) -> DatabaseFacts:
@@ -219,6 +247,19 @@ class PostdeployEvidence:
 
     def _record(self, item: Item, judgement: Judgement, now: float) -> None:
         item.record(judgement, now, self.env.postdeploy.stable_polls)
+
+
+REMOTE_ASPECTS = ("tenant", "database", "theme", "site-options")  # judged on the round's SSH facts
+
+
+def remote_unavailable(facts: ServerFacts) -> Judgement | None:
+    """Pending while the server cannot be asked; wrong at once when SSH refuses us."""
+    if facts.error and facts.hopeless:
+        return Judgement(State.WRONG, "facts over SSH", facts.error,
+                         "fix SSH access to this server, then run the postdeploy phase", final=True)
+    if facts.error:
+        return Judgement(State.PENDING, "facts over SSH", facts.error, "fix SSH access")
+    return None
 
 
 def judge_tenant_facts(target: Target, facts: ServerFacts) -> Judgement:

@@ -6,7 +6,8 @@ from publik_acceptance.judge.checks import Verdict
 from publik_acceptance.judge.expectations import State
 from publik_acceptance.judge.postdeploy import Item, Outcome
 
-ASPECT_TITLES = {"tenant": "tenant directory", "database": "database", "page": "page or redirect"}
+ASPECT_TITLES = {"tenant": "tenant directory", "database": "database", "page": "page or redirect",
+                 "theme": "theme", "site-options": "w.c.s. site options"}
 
 
 def polls(n: int) -> str:

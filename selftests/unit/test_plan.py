@@ -111,7 +111,7 @@ def test_cook_rendering_injects_the_password_only_there() -> None:
     }
     assert rendered["variables"] == recipe.variables
     hobo_url = "https://hobo-${env}${collectivite}.${domain}/"
-    assert rendered["steps"][0] == {"create-hobo": {"url": hobo_url, "title": "Hobo"}}
+    assert rendered["steps"][0] == {"create-hobo": {"url": hobo_url, "title": "Hobo", "slug": "hobo"}}
     assert load_recipe(ROOT / "fixtures/recipes/macollectivite-preprod.json").steps[1].params == {
         "email": "admin-publik@macollectivite.fr"
     }
