@@ -5,12 +5,13 @@ broadcast of the environment) and deploys each service after a random delay, lik
 `<svc>-manage hobo_deploy` run by hobo-agent on each server:
 
 - Django services: `CREATE SCHEMA` in the service database (as postgres over the socket), then
-  the tenant directory owned by the service user, with `hobo.json`.
+  the tenant directory owned by the service user, with `hobo.json` (the environment: services, and
+  variables such as set-theme's `theme`).
 - w.c.s.: the tenant directory with `site-options.cfg` marked `deployment-in-progress.invalid`,
   the skeleton (template_name, then default.zip, then default), the database created with the
   skeleton's createdb-connection-params (so a role without CREATEDB really fails), `wcs_meta`,
-  `config.pck`, and last the marker removed. As in w.c.s., the database is only created for a
-  new tenant: re-running cook does not retry it.
+  `config.pck`, and last the marker removed; site-options.cfg keeps the skeleton's options. As in
+  w.c.s., the database is only created for a new tenant: re-running cook does not retry it.
 
 Re-deploying an existing tenant only refreshes its hobo.json (get-or-create). Post-cook faults
 come from `$STATE/faults.json`. Every step is logged to `$STATE/agent/events.jsonl`.
@@ -145,8 +146,10 @@ class Agent:
     def hobo_json(self, entry: dict, message: dict) -> bytes:
         services = [dict(s, this=True) if s["base_url"] == entry["base_url"] else dict(s)
                     for s in message.get("services", [])]
-        return json.dumps({"services": services, "variables": message.get("variables", {})},
-                          indent=2, ensure_ascii=False).encode()
+        variables = dict(message.get("variables", {}))  # set-theme's `theme` among them
+        if hostname(entry["base_url"]) in self.faults().get("theme-not-applied", ()):
+            variables["theme"] = "publik-legacy"  # a tenant deployed with another theme
+        return json.dumps({"services": services, "variables": variables}, indent=2, ensure_ascii=False).encode()
 
     def make_tenant(self, kind: str, host: str, faults: dict[str, set[str]]) -> Path:
         tenant = self.tenant_dir(kind, host)
@@ -199,6 +202,8 @@ class Agent:
         self.write_options(tenant, options, owner)
         self.write(tenant / "hobo.json", self.hobo_json(entry, message), owner)
         config, skeleton_options = self.read_skeleton(entry.get("template_name"))
+        if host in faults.get("wcs-site-options-lost", ()):
+            skeleton_options = configparser.ConfigParser(interpolation=None)  # deployed without them
         for section in skeleton_options.sections():
             if not options.has_section(section):
                 options.add_section(section)

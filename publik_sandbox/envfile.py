@@ -51,9 +51,8 @@ def document(config: SandboxConfig, paths: StatePaths, instances: list[SandboxIn
         "http": {
             "port": net.https_port,
             "timeout": 5,
-            # The backends' application 404 (Django's page); the frontends' own 404 says
-            # "publik-sandbox frontend" instead.
-            "not_found": {"status": 404, "body_pattern": "<h1>Not Found</h1>"},
+            # No http.not_found: the default signature (a 404 that is not the frontend's own page)
+            # is what a real environment uses, so it is what the sandbox exercises.
         },
         "paths": {"root": str(paths.root)},
         "wcs": {

@@ -62,6 +62,9 @@ CATALOGUE: dict[str, Fault] = {
            "the frontends proxy the hostname to a port where nothing listens: 502 Bad Gateway"),
         _F("http-hang", PREFLIGHT, "frontend", "fargo",
            "the frontends proxy the hostname to a backend that accepts and never answers"),
+        _F("http-no-vhost", PREFLIGHT, "frontend", "authentic",
+           "the frontends have no vhost for the hostname: nginx's default server answers its own 404 "
+           "(its certificate covers the name)"),
         # -- hosts -------------------------------------------------------------------------------
         _F("skeleton-missing", PREFLIGHT, "host", "wcs",
            "no modele.zip in the w.c.s. skeletons directory", service_target=False),

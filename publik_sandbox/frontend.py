@@ -2,8 +2,8 @@
 
 Two processes make "bad on one frontend only" faults natural. Each hostname is proxied to the
 backend listener of its service kind with Host and X-Forwarded-* headers. A default_server
-answers names it does not know with a 404 whose body says it comes from the frontend, so a
-frontend 404 can be told from an application 404.
+answers names it does not know with nginx's own built-in 404 page ("<center>nginx</center>"), as a
+real frontend without a vhost for the name does; the backends answer Django's 404 page.
 """
 
 from __future__ import annotations
@@ -18,11 +18,6 @@ from publik_sandbox.pki import Pki
 from publik_sandbox.recipes import Service
 
 NGINX = "/usr/sbin/nginx"
-FRONTEND_404 = (
-    "<html><head><title>404 Not Found</title></head><body>"
-    "<h1>404 Not Found</h1><p>publik-sandbox frontend {label}: no virtual host for this name.</p>"
-    "</body></html>"
-)
 LEFTOVER_PAGE = (
     "<html><head><title>Bienvenue</title></head><body><h1>Site en construction</h1>"
     "<p>Ancien site de la collectivit&eacute;.</p></body></html>"
@@ -42,6 +37,7 @@ def render(index: int, base: Path, services: list[Service], pki: Pki, network: N
     leftover = hosts_with(faults, "http-already-200")
     bad_gateway = hosts_with(faults, "http-502")
     hang = hosts_with(faults, "http-hang")
+    no_vhost = hosts_with(faults, "http-no-vhost")
     assert pki.default is not None
     lines = [
         "daemon off;",
@@ -73,12 +69,13 @@ def render(index: int, base: Path, services: list[Service], pki: Pki, network: N
         f"    ssl_certificate {pki.default.cert};",
         f"    ssl_certificate_key {pki.default.key};",
         f"    add_header X-Sandbox-Frontend {label} always;",
-        "    default_type text/html;",
-        f"    location / {{ return 404 {_quote(FRONTEND_404.format(label=label))}; }}",
+        "    location / { return 404; }",  # nginx's built-in page, nothing of ours
         "  }",
     ]
     for service in services:
         host = service.host
+        if host in no_vhost:
+            continue  # the default server answers for it
         pair = pki.pair(index, host)
         if host in leftover:
             location = f"default_type text/html; return 200 {_quote(LEFTOVER_PAGE)};"

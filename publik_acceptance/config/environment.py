@@ -99,10 +99,17 @@ class NotFoundSignature:
 
     status: int = field(default=404, metadata=doc())
     body_pattern: str | None = field(
-        default=None, metadata=doc("regex the body must match (tells the app's 404 from a frontend's)")
+        default=None, metadata=doc("regex the body must match too (pins the services' own 404 page)")
     )
     header: str | None = field(default=None, metadata=doc("a header that must be present…"))
     header_pattern: str | None = field(default=None, metadata=doc("…and match this regex"))
+    reject_frontend_pages: bool = field(
+        default=True,
+        metadata=doc(
+            "a frontend's own page (nginx, Apache, haproxy built-in or default site) fails:\n"
+            "no vhost/route for the name. false only if the frontends replace the services' 404"
+        ),
+    )
 
 
 @dataclass(frozen=True)
@@ -114,7 +121,9 @@ class HttpSettings:
     concurrency: int = field(default=32, metadata=doc("probes in flight overall"))
     per_address_concurrency: int = field(default=8, metadata=doc("probes in flight per frontend address"))
     not_found: NotFoundSignature = field(
-        default_factory=NotFoundSignature, metadata=doc("what the services' own 404 looks like before cook")
+        default_factory=NotFoundSignature,
+        metadata=doc("what the services' own 404 looks like before cook (default: a 404 that is not\n"
+                     "a page of the frontend itself; see the README, \"Phases\")"),
     )
 
 
@@ -591,6 +600,7 @@ def _not_found(node: Node) -> NotFoundSignature:
         body_pattern=_regex(s.get("body_pattern")),
         header=s.get("header").str(nullable=True),
         header_pattern=_regex(s.get("header_pattern")),
+        reject_frontend_pages=s.get("reject_frontend_pages").bool(),
     )
     if signature.header_pattern and not signature.header:
         raise s.error("header_pattern needs header (the header's name)", "header_pattern")

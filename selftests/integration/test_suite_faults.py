@@ -56,6 +56,8 @@ PREFLIGHT = {
     "http-already-200": (lambda r: frontends(r, "portal-agent", "test_http_404"), ["already answers"]),
     "http-502": (lambda r: frontends(r, "passerelle", "test_http_404"), ["502"]),
     "http-hang": (lambda r: frontends(r, "fargo", "test_http_404"), ["no HTTP response"]),
+    "http-no-vhost": (lambda r: frontends(r, "authentic", "test_http_404"),
+                      ["frontend answers itself", "<center>nginx</center>", "Server: nginx", "add the vhost"]),
     "skeleton-missing": (lambda r: per_target(r, "wcs", "test_wcs_skeleton"), ["absent"]),
     "skeleton-corrupt": (lambda r: per_target(r, "wcs", "test_wcs_skeleton"), ["not a valid zip"]),
     "skeleton-world-readable": (lambda r: per_target(r, "wcs", "test_wcs_skeleton"), ["0644"]),
