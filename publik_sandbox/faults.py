@@ -107,6 +107,10 @@ CATALOGUE: dict[str, Fault] = {
            "the service redirects to the agent portal instead of its expected target"),
         _F("portal-error", POSTDEPLOY, "backend", "portal-user",
            "the portal answers 500 (server error page) instead of its empty-site page"),
+        _F("theme-not-applied", POSTDEPLOY, "agent", "portal-agent",
+           "the service's hobo.json carries another theme (publik-legacy) than the recipe's set-theme"),
+        _F("wcs-site-options-lost", POSTDEPLOY, "agent", "wcs",
+           "the w.c.s. tenant's site-options.cfg lacks the skeleton's options (deployed without them)"),
         # -- pre-existing tenants ----------------------------------------------------------------
         _F("tenants-all-deployed", PREFLIGHT, "tenants", "all",
            "every tenant of the instance already exists before cook (deployed on an earlier run)"),

@@ -86,6 +86,9 @@ POSTDEPLOY = {
                              ["database"]),
     "wrong-redirect": (lambda r: frontends(r, "wcs", "test_page"), ["302 to"]),
     "portal-error": (lambda r: frontends(r, "portal-user", "test_page"), ["500"]),
+    "theme-not-applied": (lambda r: per_target(r, "portal-agent", "test_theme"), ["'publik-legacy'", "'publik'"]),
+    "wcs-site-options-lost": (lambda r: per_target(r, "wcs", "test_wcs_site_options"),
+                              ["[options] default-to-global-view missing", "skeleton"]),
 }
 
 
@@ -116,6 +119,11 @@ def test_healthy_flow_is_green_and_cooks_once(rig: Rig, tmp_path: Path) -> None:
     assert not run.failed
     assert all(reason.startswith("not applicable") for reason in run.skipped.values()), run.skipped
     assert "test_cook" in run.passed
+    # What the recipe sets is checked, not skipped: set-theme on every tenant, the skeleton on w.c.s.'s.
+    themed = {n for n in run.passed if n.startswith("test_theme[")}
+    assert themed == {f"test_theme[{s.kind}|{s.host}]" for s in rig.services()}, run.passed
+    assert [n for n in run.passed if n.startswith("test_wcs_site_options[")] == [
+        f"test_wcs_site_options[{target_id(rig, 'wcs')}]"], run.passed
     invocations = rig.sandbox.cook_invocations()
     assert len(invocations) == 1, invocations
     (only,) = invocations
