@@ -23,7 +23,8 @@ from publik_acceptance.deploy.result import CookResult
 from publik_acceptance.evidence import log as evidence_log
 from publik_acceptance.evidence.preflight import PreflightEvidence
 from publik_acceptance.evidence.prober import Prober
-from publik_acceptance.evidence.probes.remote import SshPool
+from publik_acceptance.evidence.probes.remote import RemoteError, SshPool
+from publik_acceptance.evidence.testinfra_host import SuiteHosts, role_for
 from publik_acceptance.judge.deadline import RunDeadline, parse_seconds
 from publik_acceptance.judge.gate import DESELECTED, NOT_COLLECTED, SELECTED, Gate
 from publik_acceptance.judge.postdeploy import Outcome, PostdeployEvidence
@@ -40,6 +41,10 @@ SignalHandler = Callable[[int, FrameType | None], Any] | int | signal.Handlers |
 SIGTERM_KEY = pytest.StashKey[SignalHandler]()
 DEADLINE_KEY = pytest.StashKey["RunDeadline | None"]()
 SUITE_DIR = Path(__file__).resolve().parent.parent / "tests"
+# A site's own checks (README "Site checks"): environment key site_checks, else this folder when it exists.
+SITE_DIR = SUITE_DIR.parent / "site_checks"
+SITE_PHASES = ("preflight", "postdeploy")  # a site's checks never replace the cook
+SITE_KEY = pytest.StashKey["Path | None"]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -67,6 +72,10 @@ def pytest_configure(config: pytest.Config) -> None:
     for phase in PHASES:
         config.addinivalue_line("markers", f"{phase}: test of the {phase} phase (set from the directory)")
     config.addinivalue_line("markers", "services(*kinds): run only for Targets of these service kinds")
+    config.addinivalue_line("markers", "role(*roles): the server roles a check using `host` runs on (a role under "
+                            "servers, or a service kind: the role holding its tenants); default: every role")
+    # After every plugin: our `host` must win over pytest-testinfra's own (the last registered wins).
+    config.pluginmanager.import_plugin("publik_acceptance.site_fixtures")
     config.addinivalue_line("markers", "report(column=None, wait=None, cook_log=False): what the change-ticket "
                             "report shows of this check: its column in the per-service table, the postdeploy wait "
                             "(tenant, database, page) whose polls it shows, or (cook_log=True) the cook's log")
@@ -86,6 +95,11 @@ def pytest_configure(config: pytest.Config) -> None:
     plan = config.stash.get(PLAN_KEY, None)
     config.stash[DEADLINE_KEY] = RunDeadline.for_run(config.getoption("publik_deadline"),
                                                      plan.environment if plan is not None else None)
+    site = site_dir(config)
+    if name and site is not None and config.args_source == pytest.Config.ArgsSource.TESTPATHS:
+        # No paths given: the site's checks run with ours (given paths narrow the run, as -k does). The folder
+        # itself, so that test ids keep their phase (preflight/test_x.py) and a site conftest.py is honoured.
+        config.args.append(str(site))
     if name:
         config.pluginmanager.register(GateRecorder(config), "publik-gate")
         _sigterm_as_interrupt(config)
@@ -105,11 +119,32 @@ def _split_path_option(config: pytest.Config) -> tuple[str, str] | None:
 def _runs_suite(config: pytest.Config) -> bool:
     """Whether the invocation collects anything under tests/ (which needs --env)."""
     base = config.invocation_params.dir
+    roots = [root for root in (SUITE_DIR, site_dir(config)) if root is not None]
     for arg in config.args:
         path = (base / arg.split("::")[0]).resolve()
-        if path == SUITE_DIR or SUITE_DIR in path.parents or path in SUITE_DIR.parents:
+        if any(path == root or root in path.parents or path in root.parents for root in roots):
             return True
     return False
+
+
+def site_dir(config: pytest.Config) -> Path | None:
+    """The folder of the site's own checks: the environment's site_checks, else site_checks/ beside
+    tests/ when it exists (None: no site checks)."""
+    if SITE_KEY not in config.stash:
+        plan = config.stash.get(PLAN_KEY, None)
+        chosen = plan.environment.site_checks if plan is not None else None
+        path = (chosen or SITE_DIR).resolve()
+        found = path if path.is_dir() else None
+        if plan is None:
+            return found  # not kept: the Plan, loaded later, may name another folder
+        config.stash[SITE_KEY] = found
+    return config.stash[SITE_KEY]
+
+
+def preflight_dirs(config: pytest.Config) -> list[Path]:
+    """Where the preflight checks the gate waits on live: ours, and the site's."""
+    site = site_dir(config)
+    return [SUITE_DIR / "preflight", *([site / "preflight"] if site and (site / "preflight").is_dir() else [])]
 
 
 def get_plan(config: pytest.Config) -> Plan:
@@ -126,12 +161,18 @@ def selected_phases(config: pytest.Config) -> tuple[str, ...]:
     return {"all": PHASES, "deploy": ("preflight", "deploy")}.get(phase, (phase,))
 
 
-def phase_of(path: Path) -> str | None:
-    try:
-        relative = path.resolve().relative_to(SUITE_DIR)
-    except ValueError:
-        return None
-    return relative.parts[0] if relative.parts and relative.parts[0] in PHASES else None
+def phase_of(path: Path, site: Path | None = None) -> str | None:
+    """The phase of a check file: tests/<phase>/…, or <site>/<phase>/… for the site's own checks."""
+    resolved = path.resolve()
+    for root, phases in ((SUITE_DIR, PHASES), (site, SITE_PHASES)):
+        if root is None:
+            continue
+        try:
+            relative = resolved.relative_to(root)
+        except ValueError:
+            continue
+        return relative.parts[0] if relative.parts and relative.parts[0] in phases else None
+    return None
 
 
 def _targets_for(metafunc: pytest.Metafunc, plan: Plan) -> list[Target]:
@@ -148,6 +189,7 @@ class RunContext:
         self.config = config
         self.pool = SshPool(plan.environment)
         self.prober = Prober(plan.environment)
+        self.hosts = SuiteHosts(plan.environment, self.pool)  # testinfra Hosts of site checks, on the pool
         self.preflight = PreflightEvidence(plan, self.pool, self.prober, progress=self.say)
         self.postdeploy = PostdeployEvidence(plan, self.pool, self.prober, self.preflight, progress=self.say)
         self.gate = Gate(plan.environment.waivers)
@@ -193,6 +235,9 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
     report = yield
+    if call.excinfo is not None and isinstance(call.excinfo.value, RemoteError):
+        # Its message is the whole story (server, what failed, the to-do): no traceback around it.
+        report.longrepr = str(call.excinfo.value)
     if call.when == "call" or (call.when == "setup" and report.outcome != "passed"):
         report.publik_evidence = evidence_log.collect()
     return report
@@ -219,15 +264,17 @@ class GateRecorder:
         run_context(self.config).gate.expect(expected, _narrowing(self.config))
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        if phase_of(Path(str(report.fspath))) == "preflight":
+        # location[0] is relative to the root directory (report.fspath is relative to an initial path for a
+        # site folder outside it)
+        if phase_of(self.config.rootpath / report.location[0], site_dir(self.config)) == "preflight":
             run_context(self.config).gate.record(report)
 
 
 def preflight_node_ids(session: pytest.Session) -> set[str]:
-    """Every preflight check the Plan calls for: tests/preflight collected afresh, so that neither the
-    paths given nor -k, -m, --deselect, --lf or a plugin's filtering can shrink the set."""
+    """Every preflight check the Plan calls for: tests/preflight and the site's preflight/ collected afresh,
+    so that neither the paths given nor -k, -m, --deselect, --lf or a plugin's filtering can shrink the set."""
     ids: set[str] = set()
-    for path in sorted((SUITE_DIR / "preflight").rglob("test_*.py")):
+    for path in sorted(p for folder in preflight_dirs(session.config) for p in folder.rglob("test_*.py")):
         module = pytest.Module.from_parent(session, path=path)
         try:
             ids.update(item.nodeid for item in _items(module))
@@ -255,11 +302,10 @@ def _narrowing(config: pytest.Config) -> tuple[str, ...]:
     found += [flag for flag, dest in (("--lf", "lf"), ("--sw", "stepwise")) if getattr(option, dest, False)]
     maxfail = getattr(option, "maxfail", 0)
     found += ["-x" if maxfail == 1 else f"--maxfail={maxfail}"] if maxfail else []
-    preflight = SUITE_DIR / "preflight"
     base = config.invocation_params.dir
     paths = [(base / arg.split("::")[0]).resolve() for arg in config.args]
-    if not any("::" not in arg and (p == preflight or p in preflight.parents)
-               for arg, p in zip(config.args, paths, strict=True)):
+    if not all(any("::" not in arg and (p == preflight or p in preflight.parents)
+                   for arg, p in zip(config.args, paths, strict=True)) for preflight in preflight_dirs(config)):
         found.append("paths " + " ".join(shlex.quote(a) for a in config.args))
     return tuple(found)
 
@@ -284,12 +330,16 @@ def _sigterm_as_interrupt(config: pytest.Config) -> None:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    phase = phase_of(Path(str(metafunc.definition.path)))
+    phase = phase_of(Path(str(metafunc.definition.path)), site_dir(metafunc.config))
     if phase is None:
         return
     plan = get_plan(metafunc.config)
     names = metafunc.fixturenames
-    if "target" in names:
+    if "target" in names and "server_role" in names:
+        # A check about a Target on its server (a site check using `host`): once per Target, on its server.
+        targets = _targets_for(metafunc, plan)
+        metafunc.parametrize(("target", "server_role"), [(t, t.server) for t in targets], ids=[t.id for t in targets])
+    elif "target" in names:
         targets = _targets_for(metafunc, plan)
         metafunc.parametrize("target", targets, ids=[t.id for t in targets])
     if "frontend" in names:
@@ -308,9 +358,26 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "django_database" in names:
         pairs = sorted({(t.kind, t.database) for t in plan.targets if t.schema})
         metafunc.parametrize("django_database", pairs, ids=[f"{k}|{db}" for k, db in pairs])
-    if "server_role" in names:
-        roles = sorted(plan.environment.servers)
+    if "server_role" in names and "target" not in names:
+        roles = _roles_for(metafunc, plan)
         metafunc.parametrize("server_role", roles, ids=[f"{r}|{plan.environment.servers[r].label}" for r in roles])
+
+
+def _roles_for(metafunc: pytest.Metafunc, plan: Plan) -> list[str]:
+    """Every server role, or those a `@pytest.mark.role(…)` names; a name that is neither a role nor a
+    service kind is refused, naming the check (a typo must not silently check nothing)."""
+    marker = metafunc.definition.get_closest_marker("role")
+    if marker is None:
+        return sorted(plan.environment.servers)
+    roles = []
+    for name in marker.args:
+        role = role_for(plan.environment, name) if isinstance(name, str) else None
+        if role is None:
+            raise pytest.UsageError(
+                f"{metafunc.definition.nodeid}: @pytest.mark.role({name!r}): no such server role under servers: "
+                f"({', '.join(sorted(plan.environment.servers))}) and not a service kind")
+        roles.append(role)
+    return sorted(set(roles))
 
 
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -319,16 +386,18 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     order = {phase: i for i, phase in enumerate(PHASES)}
     kept: list[pytest.Item] = []
     deselected: list[pytest.Item] = []
+    site = site_dir(config)
     for item in items:
-        phase = phase_of(Path(str(item.path)))
+        phase = phase_of(Path(str(item.path)), site)
         if phase is None:
-            kept.append(item)
+            # In the site's folder, only preflight/ and postdeploy/ hold checks (the rest: its helpers).
+            (deselected if site is not None and site in Path(str(item.path)).resolve().parents else kept).append(item)
             continue
         item.add_marker(getattr(pytest.mark, phase))
         (kept if phase in wanted else deselected).append(item)
     if deselected:
         config.hook.pytest_deselected(items=deselected)
-    kept.sort(key=lambda item: order.get(phase_of(Path(str(item.path))) or "", -1))
+    kept.sort(key=lambda item: order.get(phase_of(Path(str(item.path)), site) or "", -1))
     items[:] = kept
 
 

@@ -366,6 +366,13 @@ class Environment:
             key="gate.waive",
         ),
     )
+    site_checks: Path | None = field(
+        default=None,
+        metadata=doc(
+            "a folder of the site's own checks, with preflight/ and postdeploy/ in it\n"
+            "(see \"Site checks\"); null: site_checks/ beside tests/, when it exists"
+        ),
+    )
 
     def server_path(self, path: str) -> str:
         """A server-side path under the environment's paths root (the sandbox uses a prefix)."""
@@ -426,6 +433,7 @@ def parse_environment(root: Node, base: Path) -> Environment:
         run=_run(top.get("run")),
         mirror_of=_mirror_of(top.get("mirror_of")),
         waivers=_waivers(top.get("gate.waive")),
+        site_checks=_site_checks(top.get("site_checks"), base),
     )
     _check_roles(root, env)
     _check_host_key_policy(root, env)
@@ -798,6 +806,13 @@ def _waivers(node: Node) -> tuple[Waiver, ...]:
         item = Section(node_item, Waiver)
         waivers.append(Waiver(item.get("test").str(), item.get("reason").str()))
     return tuple(waivers)
+
+
+def _site_checks(node: Node, base: Path) -> Path | None:
+    path = node.local_path(base, must_exist=True, nullable=True)
+    if path is not None and not path.is_dir():
+        raise node.error(f"not a directory: {path} (the folder holding preflight/ and postdeploy/)")
+    return path
 
 
 def _check_host_key_policy(root: Node, env: Environment) -> None:

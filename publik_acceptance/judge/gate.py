@@ -126,4 +126,9 @@ def _short(report: pytest.TestReport) -> str:
     for line in text:
         if line.strip().startswith("actual:"):
             return line.strip().removeprefix("actual:").strip()
+    # A plain assert (a site's own check): its message, not the first line of the traceback's source.
+    crash = getattr(report.longrepr, "reprcrash", None)
+    message = str(getattr(crash, "message", "") or "").strip()
+    if message:
+        return message.splitlines()[0].removeprefix("AssertionError: ")[:200]
     return text[0][:200] if text else report.outcome

@@ -17,10 +17,9 @@ PHASE_ORDER = ("preflight", "deploy", "postdeploy")
 
 
 def _phase(classname: str) -> str:
+    """tests.preflight.test_tls, or a site's own site_checks.preflight.test_site_x: the folder names the phase."""
     parts = classname.split(".")
-    if len(parts) >= 2 and parts[0] == "tests" and parts[1] in PHASE_ORDER:
-        return parts[1]
-    return "other"
+    return next((part for part in reversed(parts[:-1]) if part in PHASE_ORDER), "other")
 
 
 def _counts(cases: list[ET.Element]) -> dict[str, int]:
