@@ -364,20 +364,27 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 def _roles_for(metafunc: pytest.Metafunc, plan: Plan) -> list[str]:
-    """Every server role, or those a `@pytest.mark.role(…)` names; a name that is neither a role nor a
-    service kind is refused, naming the check (a typo must not silently check nothing)."""
+    """Every server role, or those a `@pytest.mark.role(…)` names (an unknown name is refused once the
+    check is collected: see _check_roles)."""
     marker = metafunc.definition.get_closest_marker("role")
     if marker is None:
         return sorted(plan.environment.servers)
-    roles = []
+    roles = (role_for(plan.environment, name) for name in marker.args if isinstance(name, str))
+    return sorted({role for role in roles if role is not None})
+
+
+def _check_roles(item: pytest.Item) -> None:
+    """A role name that is neither a server role nor a service kind stops the run, naming the check (exit 4):
+    a typo must not silently check nothing."""
+    marker = item.get_closest_marker("role")
+    plan = item.config.stash.get(PLAN_KEY, None)
+    if marker is None or plan is None:
+        return
     for name in marker.args:
-        role = role_for(plan.environment, name) if isinstance(name, str) else None
-        if role is None:
+        if not isinstance(name, str) or role_for(plan.environment, name) is None:
             raise pytest.UsageError(
-                f"{metafunc.definition.nodeid}: @pytest.mark.role({name!r}): no such server role under servers: "
+                f"{item.nodeid.split('[')[0]}: @pytest.mark.role({name!r}): no such server role under servers: "
                 f"({', '.join(sorted(plan.environment.servers))}) and not a service kind")
-        roles.append(role)
-    return sorted(set(roles))
 
 
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -388,6 +395,7 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     deselected: list[pytest.Item] = []
     site = site_dir(config)
     for item in items:
+        _check_roles(item)
         phase = phase_of(Path(str(item.path)), site)
         if phase is None:
             # In the site's folder, only preflight/ and postdeploy/ hold checks (the rest: its helpers).
