@@ -239,6 +239,38 @@ def test_parity_with_the_mirrored_platform(rig: Rig, tmp_path: Path) -> None:
     assert "missing here: " + rig.service("fargo").host in run.failed["test_parity[moncompte]"]
 
 
+def test_parity_sees_another_skeleton_on_the_mirrored_platform(rig: Rig, tmp_path: Path) -> None:
+    """Here, w.c.s. takes its skeleton from another directory, where one option differs from preprod's."""
+    import io
+    import shutil
+    import zipfile
+
+    rig.up()
+    assert run_suite(rig.sandbox.env_file, "--phase", "all", tmp=tmp_path).exit_code == 0
+    skeletons = rig.paths.root / "var/lib/wcs/skeletons"
+    other = skeletons.with_name("skeletons-other")
+    other.mkdir(mode=0o750, exist_ok=True)
+    shutil.chown(other, "wcs", "wcs")
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(skeletons / "modele.zip") as source, zipfile.ZipFile(buffer, "w") as copy:
+        for name in source.namelist():
+            data = source.read(name)
+            if name == "site-options.cfg":
+                assert b"disable-jsonp-sources = true" in data
+                data = data.replace(b"disable-jsonp-sources = true", b"disable-jsonp-sources = false")
+            copy.writestr(name, data)
+    (other / "modele.zip").write_bytes(buffer.getvalue())
+    mirror = {"environment": str(rig.sandbox.env_file)}
+    drifted = variant(rig.sandbox.env_file, tmp_path, mirror_of=mirror,
+                      wcs={"skeletons_dir": "/var/lib/wcs/skeletons-other"})
+    run = run_suite(drifted, "--phase", "postdeploy", "-k", "test_parity", tmp=tmp_path)
+    assert set(run.failed) == {"test_parity[moncompte]"}, run.describe()
+    message = run.failed["test_parity[moncompte]"]
+    assert "the skeleton site options of " in message and "skeletons-other/modele.zip" in message, message
+    assert "[options] disable-jsonp-sources: 'true' on " in message and "'false' here" in message, message
+    assert "missing here" not in message and "theme" not in message.split("evidence:")[0], message
+
+
 def test_postdeploy_polls_are_batched_per_server(rig: Rig) -> None:
     """One SSH connection per server for the whole wait, and a bounded number of commands per round."""
     from publik_acceptance.evidence.preflight import PreflightEvidence
