@@ -80,11 +80,13 @@ def sha256_file(path: Path) -> str:
 
 
 def operator() -> str:
+    """`user@host`, the machine's own name. Not getfqdn(): it asks the resolver (no timeout of ours), and
+    where /etc/hosts lists the name on a loopback line it answers `localhost`, naming no machine at all."""
     try:
         user = getpass.getuser()
     except (KeyError, OSError):
         user = "unknown"
-    return f"{user}@{socket.getfqdn() or socket.gethostname()}"
+    return f"{user}@{socket.gethostname() or 'unknown host'}"
 
 
 def git_state(repo: Path) -> tuple[str, bool | None]:

@@ -28,6 +28,7 @@ class TestRecord:
     duration: float = 0.0
     message: str = ""
     column: str | None = None  # its column in the per-service table, as the check declares it
+    evidence_duration: float | None = None  # seconds its evidence took to gather (in a shared round), if known
     __test__ = False  # not a pytest test class, whatever its name
 
     @property

@@ -6,10 +6,12 @@ own blocks so that the verdict comes first and the environment table last.
 from __future__ import annotations
 
 import base64
+import re
 
+from publik_acceptance.evidence.log import Evidence
 from publik_acceptance.report.metadata import RunInfo
-from publik_acceptance.report.render import esc, seconds
-from publik_acceptance.report.screenshots import Screenshots
+from publik_acceptance.report.render import anchor, esc, seconds
+from publik_acceptance.report.screenshots import FAILED, Screenshots
 from publik_acceptance.report.targets import TargetRow, used_columns
 from publik_acceptance.report.verdict import RunVerdict
 
@@ -39,8 +41,13 @@ body>p,#environment-header,#environment{order:1} footer{order:2}
 .pa-targets th{background:#f3f3f3} .pa-targets td.ok{color:#2e7d32} .pa-targets td.fail{color:#c62828;
 font-weight:bold;background:#fdf0f0} .pa-targets td.skip,.pa-targets td.partial{color:#b26a00}
 .pa-targets td.none{color:#bbb}
+.pa-notes{font-size:12px;color:#222;margin:4px 0;padding-left:28px} .pa-ref{font-weight:normal;font-size:11px}
 .pa-shots{display:flex;gap:12px;flex-wrap:wrap} .pa-shots figure{margin:0;font-size:11px;color:#444}
-.pa-shots img{width:360px;border:1px solid #bbb;display:block}
+.pa-shots img{width:480px;border:1px solid #bbb;display:block;cursor:zoom-in}
+.pa-shots summary{list-style:none;display:block} .pa-shots summary::-webkit-details-marker{display:none}
+.pa-shots details[open] img{width:auto;max-width:none;cursor:zoom-out}
+.pa-shots figure:has(details[open]){flex-basis:100%}
+.pa-shot-failed img{border:3px solid #c62828} .pa-shot-failed figcaption{color:#c62828;font-weight:bold}
 .pa-blocking-skipped{font-size:12px;color:#444;margin-top:4px}
 .logwrapper:not(:has(.log)){display:none} .logwrapper{max-height:180px}
 .pa-note{color:#666;font-size:12px}
@@ -71,7 +78,8 @@ def _step(label: str, value: str, detail: str = "") -> str:
 def blocking_list(blocking: tuple[tuple[str, str, str], ...]) -> str:
     """What closed the gate: failures in full; checks skipped because of them, folded."""
     def item(test: str, outcome: str, reason: str) -> str:
-        return f"<li><code>{esc(test)}</code> {esc(outcome)}: {esc(reason)}</li>"
+        return (f"<li><code>{esc(test)}</code> {esc(outcome)}: {esc(reason)} "
+                f'<a href="#{anchor(test)}">(its evidence)</a></li>')
 
     failed = [b for b in blocking if b[1] != "skipped"]
     skipped = [b for b in blocking if b[1] == "skipped"]
@@ -117,14 +125,47 @@ def verdict_box(verdict: RunVerdict, info: RunInfo) -> str:
     if verdict.waived:
         items = "".join(f"<li><code>{esc(t)}</code> waived: {esc(r)}</li>" for t, r in verdict.waived)
         body += f'<div class="pa-note">Waived:</div><ul class="pa-blocking">{items}</ul>'
-    c = verdict.counts
-    counts = (f"{c['total']} checks: {c['passed']} passed, {c['failed']} failed, {c['error']} errors, "
-              f"{c['skipped']} skipped")
-    per_phase = "; ".join(f"{p} {pc['passed']}/{pc['total']} passed" for p, pc in verdict.phase_counts.items())
+    per_phase = "; ".join(f"{p} {phase_counts(pc)}" for p, pc in verdict.phase_counts.items())
     where = f"{info.platform} — {', '.join(info.instances)}" + (f" — ticket {info.ticket}" if info.ticket else "")
     return (f'<div class="pa-verdict-box pa-{"good" if tone == "good" else "bad" if tone == "bad" else "warn"}">'
             f"<h2>{esc(headline)}</h2><p class=\"pa-counts\"><b>{esc(where)}</b></p>{body}"
-            f'<p class="pa-counts">{esc(counts)} ({esc(per_phase)})</p></div>')
+            f'<p class="pa-counts">{esc(count_text(verdict.counts))} ({esc(per_phase)})</p>'
+            f'<p class="pa-note">{esc(WHAT_A_CHECK_IS)}</p></div>')
+
+
+# What every count of the report counts, said once where the counts are: the verdict box, pytest-html's
+# line above the list, the list's rows, JUnit's test cases and the JSON's `tests` are the same set.
+WHAT_A_CHECK_IS = ("A check is one test item: one test on one subject, e.g. one service's certificate on one of "
+                   "its addresses. Each check is one row of the list below, one JUnit test case and one entry of "
+                   "the JSON summary's tests. A check whose set-up or tear-down fails counts once, as an error "
+                   "(the list shows a failed tear-down on a row of its own, after the check's).")
+
+
+def count_text(counts: dict[str, int]) -> str:
+    """`87 checks: 86 passed, 0 failed, 0 errors, 1 skipped`: every outcome, zeros included."""
+    total = counts.get("total", 0)
+    return (f"{total} check{'' if total == 1 else 's'}: {counts.get('passed', 0)} passed, "
+            f"{counts.get('failed', 0)} failed, {counts.get('error', 0)} error{'' if counts.get('error') == 1 else 's'}"
+            f", {counts.get('skipped', 0)} skipped")
+
+
+def phase_counts(counts: dict[str, int]) -> str:
+    """`29 (28 passed, 1 skipped)`: a phase's total and its non-zero outcomes, never `28/29` (a skipped
+    not-applicable check is no failure)."""
+    parts = [f"{counts[o]} {'errors' if o == 'error' and counts[o] > 1 else o}"
+             for o in ("passed", "failed", "error", "skipped") if counts.get(o)]
+    return f"{counts.get('total', 0)} ({', '.join(parts) or 'none ran'})"
+
+
+RUN_COUNT = re.compile(r'<p class="run-count">[^<]*</p>')
+
+
+def fix_run_count(document: str, counts: dict[str, int], duration: float | None) -> str:
+    """pytest-html's own line over the list ("55 tests took 516 ms") counts neither skipped checks nor
+    errors, and times only its own part of the run: replace it by the run's counts and duration."""
+    took = f", in {seconds(duration)}" if duration is not None else ""
+    line = f'<p class="run-count">{esc(count_text(counts))}{esc(took)}.</p>'
+    return RUN_COUNT.sub(lambda _: line, document, count=1)
 
 
 def facts(info: RunInfo) -> str:
@@ -132,45 +173,97 @@ def facts(info: RunInfo) -> str:
     return f'<h3 class="pa-section">Run</h3><dl class="pa-facts">{items}</dl>'
 
 
-def targets_table(rows: list[TargetRow]) -> str:
+def targets_table(rows: list[TargetRow], total: int | None = None) -> str:
+    """One row per Target. A cell's details are footnotes under the table, not tooltips: the file is
+    read attached to a ticket, where nothing can be hovered. Cells with the same details share a note."""
     if not rows:
         return ""
     columns = used_columns(rows)
     show_ready = any(r.ready_text != "—" for r in rows)
     head = "".join(f"<th>{esc(c)}</th>" for c in ["instance", "service", "hostname", *columns])
     head += "<th>ready after</th>" if show_ready else ""
+    notes: dict[str, int] = {}
     body = []
     for row in rows:
         t = row.target
-        cells = "".join(f'<td class="{row.cells[c].state}" title="{esc(row.cells[c].detail)}">'
-                        f"{esc(row.cells[c].text)}</td>" for c in columns)
+        cells = []
+        for c in columns:
+            found = row.cells[c]
+            ref = ""
+            if found.state in ("fail", "skip", "partial") and found.detail:
+                number = notes.setdefault(found.detail, len(notes) + 1)
+                ref = f' <a class="pa-ref" href="#pa-note-{number}">[{number}]</a>'
+            cells.append(f'<td class="{found.state}">{esc(found.text)}{ref}</td>')
         ready = f"<td>{esc(row.ready_text)}</td>" if show_ready else ""
-        body.append(f"<tr><td>{esc(t.instance)}</td><td>{esc(t.kind)}</td><td>{esc(t.hostname)}</td>{cells}{ready}</tr>")
+        body.append(f"<tr><td>{esc(t.instance)}</td><td>{esc(t.kind)}</td><td>{esc(t.hostname)}</td>{''.join(cells)}"
+                    f"{ready}</tr>")
+    covered = sum(row.cells[c].count for row in rows for c in row.cells)
+    scope = (f"{covered} of the run's {total} checks are about one service and fill this table (a cell holds one "
+             f"check per address it tests); the other {total - covered} (servers, SSH, the cook, shared databases…) "
+             "are in the list of all checks below. " if total is not None else "")
+    legend = ("✓ n/m: passed on n of the m addresses the DNS gave; ✗ names the addresses that failed. "
+              "Each check, with its evidence, is listed below.")
+    listed = "".join(f'<li id="pa-note-{n}" value="{n}">{esc(detail)}</li>' for detail, n in notes.items())
     return (f'<h3 class="pa-section">Per service ({len(rows)})</h3><table class="pa-targets"><thead><tr>{head}'
             f'</tr></thead><tbody>{"".join(body)}</tbody></table>'
-            '<p class="pa-note">Hover a cell for details; each check, with its evidence, is listed below.</p>')
+            + (f'<ol class="pa-notes">{listed}</ol>' if listed else "")
+            + f'<p class="pa-note">{esc(scope + legend)}</p>')
 
 
 def gallery(screens: Screenshots) -> str:
-    title = '<h3 class="pa-section">After deployment: what users see</h3>'
+    """Screenshots, half size; a click shows one at full size (a <details> toggled open, styled by CSS:
+    no script, and each image is in the file once)."""
     if not screens.shots:
-        return f'{title}<p class="pa-note">{esc(screens.reason)}</p>' if screens.status != "disabled" else ""
+        if screens.status == "disabled":
+            return ""
+        return f'<h3 class="pa-section">Screenshots</h3><p class="pa-note">{esc(screens.reason)}</p>'
     figures = []
     for shot in screens.shots:
-        caption = f"{shot.url} via {shot.address}"
+        caption = f"{shot.url} via {shot.address} — {shot.why}"
+        css = "pa-shot pa-shot-failed" if shot.why == FAILED else "pa-shot"
         if shot.png:
             data = base64.b64encode(shot.png).decode()
             note = f"<br>{esc(shot.error)}" if shot.error else ""
-            figures.append(f'<figure><img alt="{esc(caption)}" src="data:image/png;base64,{data}">'
+            figures.append(f'<figure class="{css}"><details><summary><img alt="{esc(caption)}" '
+                           f'src="data:image/png;base64,{data}"></summary></details>'
                            f"<figcaption>{esc(caption)}{note}</figcaption></figure>")
         else:
-            figures.append(f"<figure><figcaption>{esc(caption)}: {esc(shot.error)}</figcaption></figure>")
-    return f'{title}<p class="pa-note">{esc(screens.reason)}</p><div class="pa-shots">{"".join(figures)}</div>'
+            figures.append(f'<figure class="{css}"><figcaption>{esc(caption)}: {esc(shot.error)}</figcaption>'
+                           "</figure>")
+    return (f'<h3 class="pa-section">Screenshots: what a browser shows</h3><p class="pa-note">{esc(screens.reason)}'
+            f". Click a screenshot to see it at full size, and again to shrink it.</p>"
+            f'<div class="pa-shots">{"".join(figures)}</div>')
 
 
 def prefix(verdict: RunVerdict, info: RunInfo, rows: list[TargetRow], screens: Screenshots) -> str:
-    return (f"<style>{CSS}</style>{verdict_box(verdict, info)}{targets_table(rows)}{facts(info)}"
+    return (f"<style>{CSS}</style>{verdict_box(verdict, info)}{targets_table(rows, verdict.counts['total'])}"
+            f"{facts(info)}"
             f'{gallery(screens)}<h3 class="pa-section">All checks</h3>')
+
+
+def concluded(evidence: list[Evidence]) -> bool:
+    """The check's own conclusion, with expected / actual / to do, is among its evidence: its failure
+    text (pytest's longrepr) says nothing more and need not be shown a second time."""
+    return any(e.kind == "verdict" and isinstance(e.data, dict) and e.data.get("problems") for e in evidence)
+
+
+def duration_cell(cells: list[str], own: float, evidence: tuple[float | None, str] | None) -> None:
+    """A check judged in a few ms from evidence a shared round gathered says so, with that evidence's time
+    when known, rather than a bare `0 ms`. The cell still starts with `<n> ms`, the form pytest-html's
+    duration sort reads."""
+    if evidence is None:
+        return
+    spent, where = evidence
+    if spent is not None and spent > own:
+        text = (f"{spent * 1000:.0f} ms<br><span class=\"pa-note\">its evidence, gathered in {esc(where)}; "
+                f"judged in {esc(seconds(own))}</span>")
+    elif spent is None:
+        text = f"{own * 1000:.0f} ms<br><span class=\"pa-note\">judging only; evidence from {esc(where)}</span>"
+    else:
+        return
+    for index, cell in enumerate(cells):
+        if cell.startswith('<td class="col-duration">'):
+            cells[index] = f'<td class="col-duration">{text}</td>'
 
 
 def escape_test_id(test_id: str, cells: list[str]) -> None:

@@ -23,7 +23,7 @@ from publik_acceptance.report import junit, metadata, page, redaction, screensho
 from publik_acceptance.report.declared import Declared, check_declaration, declared
 from publik_acceptance.report.outcomes import DECLARED, Results, skip_reason
 from publik_acceptance.report.paths import ReportPaths, report_paths
-from publik_acceptance.report.render import evidence_html
+from publik_acceptance.report.render import evidence_html, evidence_seconds
 from publik_acceptance.report.verdict import RunVerdict, build
 
 STATE_KEY = pytest.StashKey["ReportState"]()
@@ -178,13 +178,17 @@ class ReportState:
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         """First in line: redact before the terminal, JUnit, the gate or pytest-html see the report."""
         redaction.redact_report(report)
-        evidence = list(getattr(report, "publik_evidence", None) or []) + list(getattr(report, "publik_derived", []))
+        evidence = report_evidence(report)
         self.results.add(report)
         if evidence:
             from pytest_html import extras
 
+            spent = evidence_seconds(evidence)
+            if spent is not None and spent[0] is not None:
+                self.results.records[report.nodeid].evidence_duration = spent[0]
+            html = evidence_html(evidence, report.nodeid.split("::")[-1])
             # pytest-html reads its extras from this attribute, which pytest's TestReport does not declare
-            report.extras = [*getattr(report, "extras", []), extras.html(evidence_html(evidence))]  # type: ignore[attr-defined]
+            report.extras = [*getattr(report, "extras", []), extras.html(html)]  # type: ignore[attr-defined]
 
     # -- end --------------------------------------------------------------------------------------
     @pytest.hookimpl(wrapper=True, trylast=True)
@@ -201,13 +205,13 @@ class ReportState:
         self.info.finished = dt.datetime.now(dt.UTC)
         host_keys = tuple(run.pool.accepted_host_keys()) if run else ()
         self.verdict = build(run.gate if run else None, run.cook if run else None, self.results, self.phases,
-                             host_keys, interrupted)
+                             host_keys, interrupted, targets.already_deployed(self.plan, self.results))
         self.rows = targets.rows(self.plan, self.results, self.outcome)
         addresses: dict[str, str] = {}
         if run is not None and "dns" in vars(run.preflight):  # already resolved: never probe again here
             addresses = {h: e.addresses[0] for h, e in run.preflight.dns.items() if e.addresses}
         self.screens = screenshots.take(self.plan, addresses, self.config.getoption("publik_screenshots"),
-                                        self.outcome is not None)
+                                        self.outcome is not None, targets.failed_pages(self.results))
         self._metadata()
 
     def _write(self, session: pytest.Session) -> None:
@@ -222,6 +226,9 @@ class ReportState:
         records = list(self.results.records.values())  # in run order
         summary.write(self.paths.json, summary.build(self.info, v, records, self.rows, self.paths,
                                                      self.screens.as_json()))
+        if self.paths.html.exists():  # pytest-html has written it (its sessionfinish runs before this)
+            document = self.paths.html.read_text(encoding="utf-8")
+            self.paths.html.write_text(page.fix_run_count(document, v.counts, self.info.duration), encoding="utf-8")
         produced = [p for p in self.paths.all() if p.exists()]
         for path in produced:
             redaction.redact_file(path)
@@ -264,16 +271,24 @@ class HtmlHooks:
 
     def pytest_html_results_table_html(self, report: pytest.TestReport, data: list[str]) -> None:
         """No grey "No log output captured." box under every passed check, and a skip's reason rather
-        than pytest's (path, line, reason) tuple: noise for a reviewer."""
+        than pytest's (path, line, reason) tuple: noise for a reviewer. A failure its evidence concludes
+        (expected / actual / to do, shown just above) is not repeated: captured output stays."""
         if data == ["No log output captured."]:
             data.clear()
         elif report.skipped and isinstance(report.longrepr, tuple) and data:
             data[0] = html_lib.escape(skip_reason(report)) + "\n"
+        elif report.failed and data and data[0] == html_lib.escape(report.longreprtext) + "\n" and \
+                page.concluded(report_evidence(report)):
+            del data[0]
 
     def pytest_html_results_table_row(self, report: pytest.TestReport, cells: list[str]) -> None:
-        """The Test cell pytest-html makes holds the raw test id: escape it."""
+        """The Test cell pytest-html makes holds the raw test id: escape it. The Duration cell of a check
+        judged from evidence gathered in a shared round says how long that evidence took."""
         when = getattr(report, "when", "call")
         page.escape_test_id(report.nodeid if when == "call" else f"{report.nodeid}::{when}", cells)
+        record = self.state.results.records.get(report.nodeid)
+        if when == "call" and record is not None:
+            page.duration_cell(cells, record.duration, evidence_seconds(report_evidence(report)))
 
     def pytest_html_report_title(self, report: Any) -> None:
         if self.state.info is not None:
@@ -285,3 +300,8 @@ class HtmlHooks:
         if s.verdict is None or s.info is None:
             return
         prefix.append(page.prefix(s.verdict, s.info, s.rows, s.screens))
+
+
+def report_evidence(report: pytest.TestReport) -> list[Evidence]:
+    """What the check recorded and what the plugin derived (the cook's log, the postdeploy wait)."""
+    return list(getattr(report, "publik_evidence", None) or []) + list(getattr(report, "publik_derived", []))

@@ -8,6 +8,7 @@ back to a generic rendering of its dicts and lists.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import html
 from collections.abc import Callable
 from typing import Any
@@ -206,9 +207,10 @@ def database(title: str, data: Any) -> str:
 
 def wait(title: str, data: dict[str, Any]) -> str:
     state = data.get("state")
+    concluded = bool(data.get("concluded"))  # the check's conclusion above says expected, actual and to do
     pairs = [
-        ("expected", esc(data.get("expected"))),
-        ("last state", esc(data.get("actual"))),
+        ("expected", "" if concluded else esc(data.get("expected"))),
+        ("last state", "" if concluded else esc(data.get("actual"))),
         ("state", _yes(state == "ok", "ready", f"{state}")),
         ("ready after", esc(_ready(data.get("ready_at"), data.get("polls")))),
         ("target ready after", esc(data.get("time_to_ready") or "—")),
@@ -218,7 +220,7 @@ def wait(title: str, data: dict[str, Any]) -> str:
         stable = data.get("stable") or 0
         pairs.append(("settled early", esc(f"the same wrong state {polls(stable)} in a row" if stable > 1
                                            else "at once: waiting cannot fix this state")))
-    if state != "ok" and data.get("todo"):
+    if state != "ok" and data.get("todo") and not concluded:
         pairs.append(("to do", esc(data.get("todo"))))
     body = _dl(pairs)
     lines = [str(x) for x in data.get("evidence") or []]
@@ -304,8 +306,62 @@ RENDERERS: dict[str, Renderer] = {
 }
 
 
-def evidence_html(items: list[Evidence]) -> str:
+def _once(items: list[Evidence]) -> list[Evidence]:
+    """A postdeploy check's conclusion and its wait say the same things: the conclusion keeps expected,
+    actual and to do, the wait box keeps the polls and the hops, and no line is shown twice."""
+    waits = [e for e in items if e.kind == "wait" and isinstance(e.data, dict)]
+    if not waits or not any(e.kind == "verdict" for e in items):
+        return items
+    in_wait = {str(line) for w in waits for line in w.data.get("evidence") or []}
+    out = []
+    for item in items:
+        if item.kind == "verdict" and isinstance(item.data, dict):
+            notes = [line for text in item.data.get("evidence") or [] for line in str(text).splitlines()
+                     if line not in in_wait]
+            item = Evidence(item.kind, item.title, {**item.data, "evidence": notes})
+        elif item in waits:
+            item = Evidence(item.kind, item.title, {**item.data, "concluded": True})
+        out.append(item)
+    return out
+
+
+# Where a check's evidence comes from, when not from the check itself. No colon: pytest-html's duration sort
+# would read one as hh:mm:ss (see page.duration_cell).
+PROBES = "the shared preflight probes"
+SHARED_ROUND = {"wait": "the shared postdeploy wait", "dns": PROBES, "tls": PROBES,
+                "http": PROBES, "remote": PROBES, "database": PROBES, "command": PROBES}
+
+
+def evidence_seconds(items: list[Evidence]) -> tuple[float | None, str] | None:
+    """How long gathering a check's evidence took (None when its evidence carries no timing), and in
+    which shared round: probes and the postdeploy wait run for every check at once, so a check's own
+    duration is only the time it took to judge them. None: no evidence from a shared round."""
+    total: float | None = None
+    where = ""
+    for item in items:
+        if item.kind not in SHARED_ROUND:
+            continue
+        where = where or SHARED_ROUND[item.kind]
+        data = item.data if isinstance(item.data, dict) else {}
+        if item.kind == "dns":
+            answers = [a.get("elapsed") for a in data.get("answers") or [] if isinstance(a, dict)]
+            spent = sum(a for a in answers if isinstance(a, int | float)) if answers else None
+        else:
+            spent = data.get("elapsed")
+        if isinstance(spent, int | float):
+            total = (total or 0.0) + float(spent)
+    return (total, where) if where else None
+
+
+def anchor(test: str) -> str:
+    """The HTML id of a check's evidence, from its name (test_tls[combo|host|address]): links from the
+    verdict box land on it. Hashed: a name holds hostnames, addresses and roles, never safe as an id."""
+    return "pa-check-" + hashlib.sha256(test.encode()).hexdigest()[:16]
+
+
+def evidence_html(items: list[Evidence], test: str = "") -> str:
     """The evidence of one test: its conclusion first, then what the assertion looked at."""
+    items = _once(items)
     ordered = [e for e in items if e.kind == "verdict"] + [e for e in items if e.kind != "verdict"]
     parts = []
     for item in ordered:
@@ -318,4 +374,5 @@ def evidence_html(items: list[Evidence]) -> str:
         except (KeyError, TypeError, ValueError, AttributeError) as exc:  # never lose a test row to a renderer bug
             parts.append(_box(item.kind, item.title, f"<p>could not render this evidence: {esc(exc)}</p>"
                                                      f'<pre class="pa-pre">{esc(item.data)}</pre>'))
-    return f'<div class="pa-evidence">{"".join(parts)}</div>' if parts else ""
+    where = f' id="{anchor(test)}"' if test else ""
+    return f'<div class="pa-evidence"{where}>{"".join(parts)}</div>' if parts else ""

@@ -24,7 +24,7 @@ import subprocess
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from cryptography import x509
@@ -40,6 +40,8 @@ WINDOW = (960, 640)  # a small laptop page: text stays legible when shown 360 px
 TIMEOUT = 45.0
 MAX_SHOTS = 12  # a platform with many instances: enough to judge, not megabytes of images
 UNPRIVILEGED = "nobody"
+PORTAL = "what users see first"
+FAILED = "its page check failed on this address"
 SAFE_PATH = "/usr/local/bin:/usr/bin:/bin"
 
 
@@ -60,10 +62,11 @@ class Shot:
     png: bytes | None
     error: str | None
     elapsed: float
+    why: str = PORTAL  # PORTAL, or why this page is shown: its check failed
 
     def as_json(self) -> dict[str, object]:
         return {"target": self.target, "url": self.url, "address": self.address, "taken": self.png is not None,
-                "error": self.error, "bytes": len(self.png) if self.png else 0}
+                "error": self.error, "bytes": len(self.png) if self.png else 0, "why": self.why}
 
 
 @dataclass(frozen=True)
@@ -156,7 +159,13 @@ def command(binary: str, url: str, output: Path, profile: Path, rules: str, pins
 
 
 def _shoot(binary: str, target: Target, address: str, port: int, rules: str, pins: list[str],
-           launch: Launch | None = None) -> Shot:
+           launch: Launch | None = None, why: str = PORTAL) -> Shot:
+    shot = _capture(binary, target, address, port, rules, pins, launch)
+    return replace(shot, why=why)
+
+
+def _capture(binary: str, target: Target, address: str, port: int, rules: str, pins: list[str],
+             launch: Launch | None = None) -> Shot:
     url = f"https://{target.hostname}{'' if port == 443 else f':{port}'}/"
     started = time.monotonic()
     launch = launch or Launch()
@@ -181,36 +190,64 @@ def _shoot(binary: str, target: Target, address: str, port: int, rules: str, pin
         return Shot(target.id, target.hostname, address, url, output.read_bytes(), None, time.monotonic() - started)
 
 
-def take(plan: Plan, addresses: dict[str, str], wanted: bool | None, postdeploy_ran: bool) -> Screenshots:
-    """`addresses`: hostname → the first address DNS gave for it (what the checks used)."""
+@dataclass(frozen=True)
+class Page:
+    """A page to capture: its Target, the address Chromium reaches it at, and why it is shown."""
+
+    target: Target
+    address: str
+    why: str
+
+
+def pages(plan: Plan, addresses: dict[str, str], failed: list[tuple[str, str]], postdeploy_ran: bool) -> list[Page]:
+    """Each page whose check failed (at the address it failed on) first, then, after a postdeploy, the
+    portals and the login page at their first address; each (Target, address) once."""
+    by_id = {t.id: t for t in plan.targets}
+    chosen = [Page(by_id[tid], address, FAILED) for tid, address in dict.fromkeys(failed) if tid in by_id]
+    if postdeploy_ran:
+        shown = {(p.target.id, p.address) for p in chosen}
+        chosen += [Page(t, addresses[t.hostname], PORTAL) for t in plan.targets
+                   if t.kind in KINDS and t.hostname in addresses and (t.id, addresses[t.hostname]) not in shown]
+    return chosen
+
+
+def take(plan: Plan, addresses: dict[str, str], wanted: bool | None, postdeploy_ran: bool,
+         failed: list[tuple[str, str]] | None = None) -> Screenshots:
+    """`addresses`: hostname → the first address DNS gave for it (what the checks used); `failed`:
+    (Target id, address) of the page checks that failed."""
     if wanted is False:
         return Screenshots("disabled", "screenshots disabled (--no-screenshots)")
     binary = find_chromium()
     if binary is None:
         return Screenshots("unavailable", "no screenshots: Chromium is not installed on this machine "
                                           "(apt install chromium to get them)")
-    if not postdeploy_ran:
-        return Screenshots("not run", "no screenshots: the postdeploy phase did not run")
+    if not postdeploy_ran and not failed:
+        return Screenshots("not run", "no screenshots: the postdeploy phase did not run and no page check failed")
     launch = launcher()
     if isinstance(launch, str):
         return Screenshots("unavailable", launch)
-    candidates = [t for t in plan.targets if t.kind in KINDS and t.hostname in addresses]
+    candidates = pages(plan, addresses, failed or [], postdeploy_ran)
     if not candidates:
         return Screenshots("not run", "no screenshots: no portal or login page with a DNS answer")
-    targets = candidates[:MAX_SHOTS]
-    capped = f" (the first {len(targets)} of {len(candidates)})" if len(targets) < len(candidates) else ""
+    chosen = candidates[:MAX_SHOTS]
+    capped = f" (the first {len(chosen)} of {len(candidates)})" if len(chosen) < len(candidates) else ""
     env = plan.environment
+    # Certificates to pin: every name at the address the checks used, and each failed page at its own.
+    endpoints = sorted({*addresses.items(), *((p.target.hostname, p.address) for p in chosen)})
     with ThreadPoolExecutor(max_workers=8) as pool:
-        pins = list(pool.map(lambda h: pin(env, h, addresses[h]), sorted(addresses)))
-    trusted = [p.spki_sha256 for p in pins if p.spki_sha256]
-    rules = resolver_rules(addresses)
+        pins = list(pool.map(lambda e: pin(env, *e), endpoints))
+    trusted = sorted({p.spki_sha256 for p in pins if p.spki_sha256})
+
+    def shoot(page: Page) -> Shot:
+        rules = resolver_rules({**addresses, page.target.hostname: page.address})  # this page's address
+        return _shoot(binary, page.target, page.address, env.http.port, rules, trusted, launch, page.why)
+
     with ThreadPoolExecutor(max_workers=4) as pool:
-        shots = list(pool.map(lambda t: _shoot(binary, t, addresses[t.hostname], env.http.port, rules, trusted,
-                                               launch), targets))
-    refused = {p.hostname: p.error for p in pins if p.error}
-    shots = [s if s.hostname not in refused else
-             Shot(s.target, s.hostname, s.address, s.url, s.png,
-                  f"certificate not pinned ({refused[s.hostname]}): Chromium shows its own error page", s.elapsed)
+        shots = list(pool.map(shoot, chosen))
+    refused = {(p.hostname, p.address): p.error for p in pins if p.error}
+    shots = [s if (s.hostname, s.address) not in refused else
+             replace(s, error=f"certificate not pinned ({refused[(s.hostname, s.address)]}): Chromium shows its own "
+                              "error page")
              for s in shots]
     taken = sum(1 for s in shots if s.png)
     who = f" as {UNPRIVILEGED}" if launch.owner else ""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from publik_acceptance.judge.postdeploy import Outcome
 from publik_acceptance.plan import Plan, Target
@@ -14,8 +14,10 @@ from publik_acceptance.report.outcomes import Results, TestRecord
 # the check's own declaration (@pytest.mark.report(column=…), see declared.py). A listed column is in every
 # run, empty ("not run in this run") when no check of the run fills it; a column a check declares that is
 # not listed comes after its phase's listed ones, in run order: adding a check needs no edit here.
+CLEAN_SLATE = "clean slate"  # nothing of the Target exists yet: fails when its tenant, schema or database exists
+PAGES = ("404 before", "page / redirect")  # checks of what a browser sees: a failed one gets a screenshot
 LAYOUT: dict[str, tuple[str, ...]] = {
-    "preflight": ("DNS", "TLS", "404 before", "clean slate"),
+    "preflight": ("DNS", "TLS", "404 before", CLEAN_SLATE),
     "postdeploy": ("tenant dir", "database", "page / redirect"),
 }
 
@@ -24,10 +26,11 @@ LAYOUT: dict[str, tuple[str, ...]] = {
 class Cell:
     state: str  # ok, fail, skip, partial, none (not run in this run)
     text: str  # short: "✓ 2/2", "✗ 192.0.2.11"
-    detail: str  # longer, for a tooltip and the JSON
+    detail: str  # longer: a footnote under the table, and the JSON
+    count: int = 0  # the checks (test items) in this cell: one per address for a per-address check
 
-    def as_json(self) -> dict[str, str]:
-        return {"state": self.state, "text": self.text, "detail": self.detail}
+    def as_json(self) -> dict[str, object]:
+        return {"state": self.state, "text": self.text, "detail": self.detail, "checks": self.count}
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,10 @@ def _first_line(text: str) -> str:
 
 
 def cell(records: list[TestRecord]) -> Cell:
+    return replace(_cell(records), count=len(records))
+
+
+def _cell(records: list[TestRecord]) -> Cell:
     if not records:
         return Cell("none", "—", "not run in this run")
     per_address = any(r.address for r in records)
@@ -110,3 +117,17 @@ def rows(plan: Plan, results: Results, outcome: Outcome | None) -> list[TargetRo
 def used_columns(table: list[TargetRow]) -> list[str]:
     """Columns with something in them: a preflight-only run shows no empty postdeploy columns."""
     return [c for c in (table[0].cells if table else ()) if any(row.cells[c].state != "none" for row in table)]
+
+
+def already_deployed(plan: Plan, results: Results) -> bool:
+    """Every planned Target's clean-slate check ran and failed: each one's tenant exists already (a
+    half-deployed instance fails only on the Targets that exist, so it is never taken for this)."""
+    failed = {r.target for r in results.records.values() if r.column == CLEAN_SLATE and r.outcome == "failed"}
+    return bool(plan.targets) and all(t.id in failed for t in plan.targets)
+
+
+def failed_pages(results: Results) -> list[tuple[str, str]]:
+    """(Target id, address) of each page check that failed, in run order, each once."""
+    found = [(r.target, r.address) for r in results.records.values()
+             if r.column in PAGES and r.outcome == "failed" and r.target and r.address]
+    return list(dict.fromkeys(found))

@@ -25,6 +25,7 @@ class RunVerdict:
     not_run: tuple[tuple[str, str], ...] = ()  # (test, why) preflight checks the Plan calls for that did not run
     host_keys: tuple[str, ...] = ()  # SSH host keys trusted on first use: "hobo 127.0.0.15:22 ssh-ed25519 SHA256:…"
     interrupted: bool = False  # Ctrl-C or SIGTERM ended the run before its end: what follows is partial
+    already_deployed: bool = False  # every planned tenant existed before the cook: the clean-slate check failed on all
 
     @property
     def ok(self) -> bool:
@@ -45,6 +46,10 @@ class RunVerdict:
         return self._headline(phases)
 
     def _headline(self, phases: tuple[str, ...]) -> tuple[str, str]:
+        if self.already_deployed and self.gate == "closed" and "preflight" in phases:
+            # Nothing is broken and nothing was done: the platform is deployed, not this run's to cook.
+            return ("warn", "Already deployed: every tenant exists already"
+                    + (", nothing was cooked" if "deploy" in phases else "") + "; check it with --phase postdeploy")
         if "deploy" in phases:
             if self.gate == "closed":
                 return ("bad", "Not deployed: the preflight gate is closed")
@@ -79,7 +84,7 @@ def postdeploy_status(results: Results) -> str:
 
 
 def build(gate: Gate | None, cook: CookResult | None, results: Results, phases: tuple[str, ...],
-          host_keys: tuple[str, ...] = (), interrupted: bool = False) -> RunVerdict:
+          host_keys: tuple[str, ...] = (), interrupted: bool = False, already_deployed: bool = False) -> RunVerdict:
     not_run: tuple[tuple[str, str], ...] = ()
     blocking: tuple[tuple[str, str, str], ...]
     waived: tuple[tuple[str, str], ...]
@@ -105,4 +110,5 @@ def build(gate: Gate | None, cook: CookResult | None, results: Results, phases: 
         not_run=not_run,
         host_keys=host_keys,
         interrupted=interrupted,
+        already_deployed=already_deployed,
     )

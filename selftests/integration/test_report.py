@@ -8,12 +8,14 @@ verdict box with its failing checks; a secret smuggled into a report must fail t
 
 from __future__ import annotations
 
+import getpass
 import html
 import json
 import os
 import re
 import secrets
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -23,6 +25,8 @@ from pathlib import Path
 
 import pytest
 
+from publik_acceptance.report import page as report_page
+from publik_acceptance.report import screenshots
 from publik_acceptance.report.redaction import LEAK_SUFFIX, leak_forms
 from selftests.rig import Rig
 
@@ -110,13 +114,49 @@ def test_the_html_opens_without_network_and_stays_small(healthy: ReportRun) -> N
     assert all(s == "" or s.startswith("data:") for s in sources), sources
 
 
+def assert_counts_agree(run: ReportRun) -> None:
+    """Every place that counts checks says the same numbers: the verdict box, pytest-html's line over the
+    list and its filters, the list's rows, JUnit, the JSON summary and the per-service table's note."""
+    data = run.summary()
+    counts = data["counts"]
+    text = report_page.count_text(counts)
+    document = run.page
+    box = document[document.index('class="pa-verdict-box'):document.index('<h3 class="pa-section">Per service')]
+    assert text in box, box[-1500:]
+    assert re.search(rf'<p class="run-count">{re.escape(text)}, in \d', document), \
+        re.findall(r'<p class="run-count">.*?</p>', document)
+    for outcome, css, label in (("passed", "passed", "Passed"), ("failed", "failed", "Failed"),
+                                ("skipped", "skipped", "Skipped"), ("error", "error", "Errors")):
+        assert re.search(rf'<span class="{css}">{counts[outcome]} {label}\b', document), (outcome, counts)
+    rows = run.blob()["tests"]
+    assert len(rows) == counts["total"] == len(data["tests"])
+    assert sum(pc["total"] for pc in data["phase_counts"].values()) == counts["total"]
+    root = ET.parse(run.xml).getroot()
+    assert (root.get("tests"), root.get("failures"), root.get("errors"), root.get("skipped")) == tuple(
+        str(counts[k]) for k in ("total", "failed", "error", "skipped"))
+    covered = sum(c["checks"] for row in data["targets"] for c in row["checks"].values())
+    assert 0 < covered <= sum(1 for t in data["tests"] if t["target"])
+    assert (f"{covered} of the run&#x27;s {counts['total']} checks are about one service" in document
+            and f"the other {counts['total'] - covered} " in document)
+
+
+def test_every_count_of_the_report_agrees(healthy: ReportRun) -> None:
+    assert healthy.summary()["counts"]["skipped"] > 0, "a run with a skipped check shows the difference"
+    assert_counts_agree(healthy)
+
+
+def test_nothing_depends_on_hovering(healthy: ReportRun) -> None:
+    everything = healthy.page + json.dumps(healthy.blob())
+    assert not re.search(r"\btitle\s*=", everything), re.findall(r".{60}\btitle\s*=.{60}", everything)[:3]
+
+
 def test_the_header_says_who_ran_what_on_what(healthy: ReportRun) -> None:
     environment = healthy.blob()["environment"]
     for key in ("Platform", "Instances", "Phases", "Ticket", "Operator", "Suite version", "Environment file",
                 "Tools", "Started", "Finished"):
         assert key in environment, f"{key} missing from the environment table: {list(environment)}"
     assert environment["Platform"] == "sandbox" and environment["Ticket"] == "CHG-4242"
-    assert "@" in environment["Operator"]
+    assert environment["Operator"] == f"{getpass.getuser()}@{socket.gethostname()}"  # never a placeholder
     assert re.search(r"[0-9a-f]{40} \((clean|dirty: uncommitted changes)\)", environment["Suite version"])
     assert re.search(r"SHA-256 [0-9a-f]{64}", environment["Environment file"])
     assert any(k.startswith("Recipe ") and re.search(r"SHA-256 [0-9a-f]{64}", v) for k, v in environment.items())
@@ -138,7 +178,8 @@ def test_the_verdict_comes_first_with_one_row_per_target(healthy: ReportRun, rig
     hosts = {s.host for s in rig.services()}
     assert {r[2] for r in rows} == hosts and len(rows) == len(hosts)
     for _, _, host, cells in rows:
-        assert cells.count('class="ok"') == 7, f"{host}: {cells}"
+        states = re.findall(r'<td class="(\w+)">', cells)  # "none": a column not about this service
+        assert set(states) <= {"ok", "none"} and states.count("ok") >= 7, f"{host}: {cells}"
         assert re.search(r"<td>\d+\.\d s</td>$", cells), f"{host}: no time-to-ready"
 
 
@@ -198,6 +239,7 @@ def test_screenshots_of_the_portals_and_login_page_when_chromium_is_there(health
         return
     kinds = {s["target"].split("|")[0] for s in shots}
     assert kinds == {"combo", "authentic"} and all(s["taken"] for s in shots), shots
+    assert {s["why"] for s in shots} == {screenshots.PORTAL}
     assert healthy.page.count('src="data:image/png;base64,') == len(shots)
 
 
@@ -234,6 +276,68 @@ def test_a_closed_gate_shows_in_the_verdict_with_its_failing_checks(rig: Rig, tm
     assert {b["test"] for b in data["gate_blocking"]} == {
         f"test_tls[authentic|{authentic.host}|{a}]" for a in rig.frontends}, run.console[-4000:]
     assert "gate closed" in run.console
+    assert_counts_agree(run)
+
+
+@pytest.fixture(scope="module")
+def portal_error(rig: Rig, tmp_path_factory: pytest.TempPathFactory) -> ReportRun:
+    """A whole run where the portal answers 500 after the cook: two failed postdeploy page checks."""
+    rig.up("portal-error")
+    return run_with_report(rig.sandbox.env_file, tmp_path_factory.mktemp("reports"), "--phase", "all")
+
+
+def _rows_of(run: ReportRun, name: str) -> list[dict]:
+    return [row for nodeid, rows in run.blob()["tests"].items() if nodeid.endswith("::" + name) for row in rows]
+
+
+def test_a_failure_s_evidence_appears_once_and_the_verdict_box_links_to_it(portal_error: ReportRun, rig: Rig) -> None:
+    assert portal_error.exit_code == 1, portal_error.console[-3000:]
+    combo = rig.service("portal-user")
+    failed = [t for t in portal_error.summary()["tests"] if t["outcome"] == "failed"]
+    assert {t["name"] for t in failed} == {f"test_page[combo|{combo.host}|{a}]" for a in rig.frontends}, failed
+    for test in failed:
+        (row,) = _rows_of(portal_error, test["name"])
+        extras = "".join(e["content"] for e in row["extras"])
+        todo = html.escape(test["message"].split("to do:", 1)[1].splitlines()[0].strip())
+        # pytest's failure text (the longrepr) no longer repeats the conclusion under it
+        assert todo not in row["log"] and "expected:" not in row["log"], row["log"]
+        assert extras.count(todo) == 1, extras  # the conclusion, not again in the wait box
+        assert extras.count("final page title") == 1
+        assert 'id="pa-check-' in extras
+        # the check took no time itself: its cell says how long its evidence took, and where
+        cell = row["resultsTableRow"][2]
+        assert re.fullmatch(r'<td class="col-duration">[1-9]\d* ms<br><span class="pa-note">its evidence, gathered '
+                            r"in the shared postdeploy wait; judged in \d+ ms</span></td>", cell), cell
+        assert test["evidence_duration"] > 0
+    assert_counts_agree(portal_error)
+
+
+def test_each_page_whose_check_failed_has_its_screenshot(portal_error: ReportRun, rig: Rig) -> None:
+    shots = portal_error.summary()["screenshots"]
+    if shutil.which("chromium") is None:
+        assert shots == [] and "Chromium is not installed" in portal_error.page
+        return
+    combo = rig.service("portal-user")
+    failed = [(s["target"], s["address"]) for s in shots if s["why"] == screenshots.FAILED]
+    assert failed == [(f"combo|{combo.host}", a) for a in rig.frontends], shots
+    assert all(s["taken"] for s in shots) and any(s["why"] == screenshots.PORTAL for s in shots)
+    gallery = portal_error.page[portal_error.page.index("Screenshots: what a browser shows"):]
+    assert gallery.count('class="pa-shot pa-shot-failed"') == 2
+    assert portal_error.page.count('src="data:image/png;base64,') == len(shots)  # each once, full size on click
+    assert "Click a screenshot to see it at full size" in gallery
+
+
+def test_every_tenant_existing_already_says_already_deployed(rig: Rig, tmp_path: Path) -> None:
+    rig.up("tenants-all-deployed")
+    run = run_with_report(rig.sandbox.env_file, tmp_path, "--phase", "all", "--no-screenshots")
+    assert run.exit_code == 1, run.console[-3000:]
+    headline = "Already deployed: every tenant exists already, nothing was cooked; check it with --phase postdeploy"
+    box = run.page[run.page.index('class="pa-verdict-box'):run.page.index('<h3 class="pa-section">Per service')]
+    assert f"<h2>{headline}</h2>" in box and 'pa-verdict-box pa-warn' in box
+    assert headline in run.console
+    data = run.summary()
+    assert data["already_deployed"] is True and (data["gate"], data["cook"]) == ("closed", "not run")
+    assert_counts_agree(run)
 
 
 # Redaction now masks every spelling it knows before the files are scanned, so the scan is the last line

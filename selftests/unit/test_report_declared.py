@@ -137,7 +137,7 @@ def test_a_new_check_shows_in_the_per_service_table_without_a_report_edit(tmp_pa
     assert all(list(checks) == expected for checks in rows.values()), rows
     assert rows["wcs"]["fake before"]["state"] == "fail"
     assert "the fake check fails on w.c.s." in rows["wcs"]["fake before"]["detail"]
-    assert rows["combo"]["fake before"] == {"state": "ok", "text": "✓", "detail": "passed"}
+    assert rows["combo"]["fake before"] == {"state": "ok", "text": "✓", "detail": "passed", "checks": 1}
     assert rows["combo"]["fake after"]["state"] == "skip" and rows["combo"]["fake after"]["text"] == "not applicable"
     assert rows["wcs"]["fake after"]["state"] == "ok"
     assert all(checks["DNS"]["state"] == "none" for checks in rows.values())  # not in this run
