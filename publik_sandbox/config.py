@@ -63,6 +63,12 @@ class Network:
     # resolver's addresses above, and nginx and dnsmasq move behind it, here.
     hidden_frontends: tuple[str, str] = ("127.0.0.21", "127.0.0.22")
     hidden_dns_port: int = 5353
+    # With a bastion (SandboxConfig.bastion): a private link from RFC 2544's test range (never routed),
+    # servers' sshd on this machine's end, the bastion's sshd on the other, in a network namespace of its
+    # own (so that what it forwards comes from its own address); see sshd.py.
+    bastion_link: tuple[str, str] = ("198.18.0.1", "198.18.0.2")
+    bastion_veth: tuple[str, str] = ("pbsandbox0", "pbsandbox1")  # this machine's end, the bastion's end
+    bastion_netns: str = "publik-sandbox-bastion"
 
     def all_listeners(self) -> list[tuple[str, str, int]]:
         """(protocol, address, port) of every socket the sandbox binds, for checks at up and down."""
@@ -91,6 +97,8 @@ class SandboxConfig:
     postdeploy_deadline: float = 30.0
     poll_interval: float = 0.5
     beyond_margin: float = 15.0  # deploy-beyond-deadline: deadline + this many seconds
+    # The servers reachable only through a bastion (a second sshd), as production servers often are.
+    bastion: bool = False
     # Milliseconds added to every new TCP connection to the frontends and every DNS answer (0: none).
     latency_ms: float = 0.0
     # The state directory is a tmpfs of this size (None: a plain directory on disk).

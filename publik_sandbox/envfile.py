@@ -12,6 +12,7 @@ from pathlib import Path
 
 import yaml
 
+from publik_sandbox import sshd
 from publik_sandbox.config import SandboxConfig, StatePaths
 from publik_sandbox.recipes import SandboxInstance
 
@@ -34,8 +35,11 @@ def document(config: SandboxConfig, paths: StatePaths, instances: list[SandboxIn
             }
             for instance in instances
         ],
-        "servers": {role: {"ssh": f"root@{net.ssh}", "port": net.ssh_port} for role in SERVER_ROLES},
+        "servers": {role: {"ssh": f"root@{sshd.server_address(net, config.bastion)}", "port": net.ssh_port}
+                    for role in SERVER_ROLES},
         "ssh": {
+            # With a bastion, an ssh_config as an operator's: ProxyJump to it, with its own key.
+            **({"config": str(sshd.ssh_config_path(paths.ssh))} if config.bastion else {}),
             "known_hosts": str(paths.known_hosts),
             "identity_file": str(paths.client_key),
             "connect_timeout": 5,

@@ -43,7 +43,7 @@ REQUIRED_BINARIES = {
     "/usr/bin/sudo": "sudo",
 }
 # Stop order: the agent first (it writes into the tenants), postgres last (others use it).
-STOP_ORDER = ("agent", "latency", "frontend-1", "frontend-2", "backends", "dns", "sshd", "postgres")
+STOP_ORDER = ("agent", "latency", "frontend-1", "frontend-2", "backends", "dns", "bastion", "sshd", "postgres")
 USED_KINDS = ("hobo", "authentic", "combo", "wcs", "passerelle", "fargo")
 
 
@@ -127,6 +127,11 @@ class Sandbox:
         created = [name for name in info.get("created_users", []) if name in SERVICE_USERS]
         _kill_user_processes(created, str(paths.state))
         failed = users.remove(created)
+        if info.get("bastion_netns"):  # only the namespace this sandbox created (recorded before creating it)
+            try:
+                sshd.remove_link(info["bastion_netns"])
+            except procs.StartError as exc:
+                raise SandboxError(f"could not remove the bastion's network namespace: {exc}") from None
         if keep_logs and paths.state.is_dir():
             # After a failed up: only the logs stay (and the tmpfs holding them) until the next down.
             for child in paths.state.iterdir():
@@ -154,9 +159,11 @@ class Sandbox:
             "frontend-2": f"{net.frontends[1]}:{net.https_port}",
             "backends": f"{net.backends}:" + ",".join(str(p) for p in net.backend_ports.values()),
             "postgres": f"{net.postgres}:{net.postgres_port}",
-            "sshd": f"{net.ssh}:{net.ssh_port}",
+            "sshd": f"{sshd.server_address(net, bool(info.get('bastion_netns')))}:{net.ssh_port}",
             "agent": "-",
         }
+        if info.get("bastion_netns"):
+            addresses["bastion"] = f"{net.bastion_link[1]}:{net.ssh_port} (netns {info['bastion_netns']})"
         if info.get("latency_ms"):
             addresses["latency"] = (f"+{info['latency_ms']:g} ms: {net.dns}:{net.dns_port}, "
                                     + ", ".join(f"{a}:{net.https_port}" for a in net.frontends))
@@ -176,6 +183,7 @@ class Sandbox:
             "faults": info.get("faults", []),
             "up_seconds": info.get("up_seconds"),
             "latency_ms": info.get("latency_ms", 0),
+            "bastion": bool(info.get("bastion_netns")),
             "cook_invocations": self.cook_invocations(),
         }
 
@@ -256,11 +264,17 @@ class Sandbox:
 
         known_hosts = ("unknown" if is_active(active, "ssh-host-key-unknown")
                        else "changed" if is_active(active, "ssh-host-key-changed") else "ok")
-        sshd.prepare(paths.ssh, net, known_hosts)
+        sshd.prepare(paths.ssh, net, known_hosts, bastion=config.bastion)
         if sshd.ensure_privsep_dir():
             info["created_paths"].append(str(sshd.PRIVSEP_DIR))
             self._write_json(paths.run / "info.json", info)
-        self._procs["sshd"] = sshd.start(paths.ssh, net, paths.run, paths.log)
+        if config.bastion:
+            info["bastion_netns"] = net.bastion_netns  # recorded first: a failure half-way is cleaned up by down
+            self._write_json(paths.run / "info.json", info)
+            sshd.create_link(net)
+        self._procs["sshd"] = sshd.start(paths.ssh, net, paths.run, paths.log, bastion=config.bastion)
+        if config.bastion:
+            self._procs["bastion"] = sshd.start_bastion(paths.ssh, net, paths.run, paths.log)
         standin.install(paths, present=not is_active(active, "hobo-manage-missing"))
 
         initdb.join(timeout=60)
@@ -372,7 +386,8 @@ class Sandbox:
     def _preconditions(self) -> None:
         if os.geteuid() != 0:
             raise SandboxError("run as root: the sandbox creates system users and binds ports 22, 53 and 443")
-        missing = sorted({pkg for binary, pkg in REQUIRED_BINARIES.items() if not Path(binary).exists()})
+        binaries = {**REQUIRED_BINARIES, **({sshd.IP: "iproute2"} if self.config.bastion else {})}
+        missing = sorted({pkg for binary, pkg in binaries.items() if not Path(binary).exists()})
         if missing:
             raise SandboxError(f"missing packages, install them: apt-get install -y {' '.join(missing)}")
         for required in (self.config.recipe_template, self.config.skeleton_source):
@@ -392,6 +407,11 @@ class Sandbox:
         return run.is_dir() and any(procs.alive(record) for record in procs.records(run).values())
 
     def _check_ports_free(self) -> None:
+        if self.config.bastion and sshd.link_exists(self.config.network):
+            net = self.config.network
+            raise SandboxError(f"the bastion's network namespace {net.bastion_netns} or link {net.bastion_veth[0]} "
+                               "already exists: another sandbox with a bastion runs (bring it down), or remove them "
+                               f"(ip netns delete {net.bastion_netns})")
         for proto, address, port in self.config.network.all_listeners():
             if procs.port_in_use(proto, address, port):
                 raise SandboxError(

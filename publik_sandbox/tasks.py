@@ -47,10 +47,12 @@ def _delay_range(text: str) -> tuple[float, float]:
         "deploy-delay": "MIN-MAX seconds the agent waits before deploying each service (default 0.5-2)",
         "latency-ms": "add this many ms to every new TCP connection to the frontends and every DNS answer "
                       "(a delaying proxy, as over a real network; default 0)",
+        "bastion": "servers reachable only through a bastion (a second sshd); the environment file gets an "
+                   "ssh_config with ProxyJump",
     },
 )
 def up(c: Context, fault: list[str] | None = None, instances: int = 1, state_dir: str | None = None,
-       deploy_delay: str | None = None, latency_ms: float = 0.0) -> None:
+       deploy_delay: str | None = None, latency_ms: float = 0.0, bastion: bool = False) -> None:
     """Start the sandbox (DNS, two TLS frontends, backends, PostgreSQL, SSH, agent), faults applied.
 
     Brings an older sandbox in the same state directory down first. Writes
@@ -63,6 +65,8 @@ def up(c: Context, fault: list[str] | None = None, instances: int = 1, state_dir
     overrides: dict[str, object] = {"deploy_delay": _delay_range(deploy_delay)} if deploy_delay else {}
     if latency_ms:
         overrides["latency_ms"] = float(latency_ms)
+    if bastion:
+        overrides["bastion"] = True
     sandbox = _sandbox(state_dir, instances, **overrides)
     try:
         status = sandbox.up(faults=fault or [])
@@ -70,6 +74,7 @@ def up(c: Context, fault: list[str] | None = None, instances: int = 1, state_dir
         raise Exit(f"sandbox.up: {exc}") from None
     faults = ", ".join(f"{f['name']}:{f['target']}" for f in status["faults"]) or "none"
     latency = f", +{latency_ms:g} ms per connection and DNS answer" if latency_ms else ""
+    latency += ", servers behind a bastion" if bastion else ""
     print(f"sandbox up in {status['up_seconds']} s — {len(status['instances'])} instance(s){latency}, "
           f"state {status['state_dir']}, faults: {faults}")
     if status.get("replaced"):
