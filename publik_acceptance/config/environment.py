@@ -46,13 +46,17 @@ class SshServer:
 @dataclass(frozen=True)
 class SshSettings:
     known_hosts: Path | None = field(
-        default=None, metadata=doc("null: ~/.ssh/known_hosts. Unknown or changed host keys are refused")
+        default=None, metadata=doc("null: ~/.ssh/known_hosts (or the ssh_config's UserKnownHostsFile).\n"
+                                   "Unknown or changed host keys are refused, bastions' too")
     )
     config: Path | None = field(
-        default=None, metadata=doc("an ssh_config file to honour (HostName, Port, User, IdentityFile)")
+        default=None, metadata=doc("an ssh_config file to honour as ssh does: ProxyJump, ProxyCommand\n"
+                                   "(bastions), HostName, Port, User, IdentityFile, IdentitiesOnly,\n"
+                                   "UserKnownHostsFile (see Bastions)")
     )
     identity_file: Path | None = field(
-        default=None, metadata=doc("default key for every server (agent and ~/.ssh keys are also tried)")
+        default=None, metadata=doc("default key for every server and bastion (agent and ~/.ssh keys are\n"
+                                   "also tried)")
     )
     connect_timeout: float = field(default=10.0, metadata=doc("seconds"))
     command_timeout: float = field(default=60.0, metadata=doc("seconds, per remote command"))
