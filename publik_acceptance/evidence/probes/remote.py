@@ -253,16 +253,22 @@ class SshPool:
                 "before updating known_hosts (this may be an attack or a reinstalled server).", hopeless=True
             ) from None
         except paramiko.SSHException as exc:
+            # Keys were tried and none accepted: the handshake passed (host key verified) and no login.
+            # paramiko then often raises the last key-loading error ("encountered EC key, expected
+            # OPENSSH key": each key file is tried as each key type), not AuthenticationException.
+            transport = client.get_transport()
+            tried = transport is not None and transport.is_active() and not transport.is_authenticated()
             client.close()
             if "not found in known_hosts" in str(exc):
                 raise RemoteError(
                     f"{where}: host key unknown (not in {shown}); unknown keys are refused. Verify the "
                     f"{'bastion' if bastion else 'server'}'s fingerprint, then add it (ssh-keyscan), or set "
                     "ssh.unknown_host_keys: accept.", hopeless=True) from None
-            if isinstance(exc, paramiko.AuthenticationException):
+            if isinstance(exc, paramiko.AuthenticationException) or tried:
                 keys = (f"IdentityFile for Host {hop.name} in {ssh.config}, ssh.identity_file, the agent" if bastion
                         else "ssh.identity_file, servers.<role>.identity_file, IdentityFile in ssh.config, the agent")
-                raise RemoteError(f"{where}: SSH authentication refused ({exc}): check the user, the key ({keys}) "
+                detail = exc if isinstance(exc, paramiko.AuthenticationException) else f"no key accepted; last: {exc}"
+                raise RemoteError(f"{where}: SSH authentication refused ({detail}): check the user, the key ({keys}) "
                                   f"and the {'bastion' if bastion else 'server'}'s authorized_keys",
                                   hopeless=True) from None
             raise RemoteError(f"{where}: SSH failed: {exc}") from None
