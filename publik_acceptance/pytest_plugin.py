@@ -63,6 +63,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--deadline", dest="publik_deadline", metavar="SECONDS", type=parse_seconds,
                     help="deadline of the whole run, from its start: past it, remaining checks fail at once "
                          "and the cook is not started (default: the environment's run.deadline, or 3600)")
+    group.addoption("--resume", dest="publik_resume", action="store_true",
+                    help="cook again over tenants of this recipe that already exist (a partial or earlier "
+                         "deployment: cook is get-or-create); anything else found before the cook still closes "
+                         "the gate")
     group.addoption("--break-lock", dest="publik_break_lock", action="store_true",
                     help="break the cook lock on the hobo server if it is stale (its SSH session and its cook "
                          "are gone); a live lock is never broken")
@@ -192,7 +196,7 @@ class RunContext:
         self.hosts = SuiteHosts(plan.environment, self.pool)  # testinfra Hosts of site checks, on the pool
         self.preflight = PreflightEvidence(plan, self.pool, self.prober, progress=self.say)
         self.postdeploy = PostdeployEvidence(plan, self.pool, self.prober, self.preflight, progress=self.say)
-        self.gate = Gate(plan.environment.waivers)
+        self.gate = Gate(plan.environment.waivers, resume=bool(config.getoption("publik_resume")))
         self.cook: CookResult | None = None
 
     def say(self, line: str) -> None:
@@ -439,7 +443,7 @@ def deployment(run: RunContext) -> Outcome:
     config = run.config
     if "deploy" in selected_phases(config) and not config.getoption("publik_check_anyway"):
         cook = run.cook
-        if cook is None or cook.status != "ran":
+        if cook is None or not cook.cooked:
             status = cook.status if cook else "not run"
             pytest.skip(f"not run: the cook {status} ({run.gate.summary().splitlines()[0].rstrip(':')}); "
                         "use --phase postdeploy (or --check-anyway) to check the platform as it is")

@@ -102,15 +102,20 @@ class Agent:
             if only is not None and entry["base_url"] not in only:
                 continue
             host = hostname(entry["base_url"])
+            # A cook run with --timeout waits for the services: delays meant to outlast the cook count from
+            # its timeout (the postdeploy deadline starts when the cook ends).
+            cook_timeout = message.get("cook_timeout") or 0.0
             if immediate:
                 delay = 0.0
-            elif host in faults.get("deploy-never", ()):
+            elif host in faults.get("deploy-never", ()) or host in faults.get("cook-ok-service-failed", ()):
                 self.event("never", host=host, service=entry["service-id"])
                 continue
             elif host in faults.get("deploy-late", ()):
                 delay = self.runtime["late_delay"]
+            elif host in faults.get("cook-times-out-waiting", ()):
+                delay = cook_timeout + self.runtime["late_delay"]
             elif host in faults.get("deploy-beyond-deadline", ()):
-                delay = self.runtime["beyond_delay"]
+                delay = cook_timeout + self.runtime["beyond_delay"]
             else:
                 delay = random.uniform(low, high)
             self.event("scheduled", host=host, service=entry["service-id"], delay=round(delay, 3))

@@ -97,6 +97,8 @@ class SandboxConfig:
     postdeploy_deadline: float = 30.0
     poll_interval: float = 0.5
     beyond_margin: float = 15.0  # deploy-beyond-deadline: deadline + this many seconds
+    # cook.timeout of the generated environment: how long the stand-in cook waits for the services.
+    cook_timeout: float = 60.0
     # The servers reachable only through a bastion (a second sshd), as production servers often are.
     bastion: bool = False
     # Milliseconds added to every new TCP connection to the frontends and every DNS answer (0: none).

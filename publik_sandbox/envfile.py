@@ -77,10 +77,10 @@ def document(config: SandboxConfig, paths: StatePaths, instances: list[SandboxIn
             "psql": f"sudo -u postgres psql -h {paths.pg_socket_dir} -p {net.postgres_port}",
         },
         "cook": {
-            "command": f"sudo -u hobo {paths.hobo_manage} cook {{recipe}} -v 2",
+            "command": f"sudo -u hobo {paths.hobo_manage} cook {{recipe}} --timeout={{timeout}} -v 2",
             "check_command": f"sudo -n -l -u hobo {paths.hobo_manage}",
             "user": "hobo",
-            "timeout": 60,
+            "timeout": config.cook_timeout,
             "upload_dir": str(paths.upload),
             # In a directory of its own that only root may use: the cook creates it 0700.
             "lock_file": str(paths.run / "publik-acceptance" / "cook.lock"),

@@ -90,6 +90,11 @@ CATALOGUE: dict[str, Fault] = {
            service_target=False),
         _F("cook-hangs", COOK, "cook", "hobo",
            "hobo-manage cook never returns (until killed, or down)", service_target=False),
+        _F("cook-times-out-waiting", COOK, "cook", "wcs",
+           "the service is deployed after cook's --timeout (timeout + late_delay), within the postdeploy "
+           "deadline: cook says 'timeout waiting for' and exits 1 while the deployment goes on"),
+        _F("cook-ok-service-failed", COOK, "cook", "passerelle",
+           "cook takes the service for operational and exits 0, but it is never deployed"),
         # -- after cook --------------------------------------------------------------------------
         _F("deploy-never", POSTDEPLOY, "agent", "passerelle",
            "the agent never deploys the service: no tenant directory, no schema"),

@@ -6,7 +6,12 @@ an independent implementation of hobo's `cook` semantics, so it checks the suite
 rather than mirroring it. `cook` loads the recipe like hobo (JSON, `load-variables-from`
 relative to the recipe file, `variables`, `${var}` through string.Template.substitute), records
 the services and hands them to the sandbox agent (the hobo-agent stand-in), which deploys them
-asynchronously; cook itself returns at once.
+asynchronously. Without `--timeout` cook returns at once; with `--timeout N` it then waits, as
+integrators run it, until the agent reports every service of the recipe deployed, or N seconds have
+passed: then it prints "CommandError: timeout waiting for <url>" on stderr and exits 1 (a Django
+CommandError) while the deployment goes on. Faults: cook-times-out-waiting (the agent deploys the
+service after the timeout), cook-ok-service-failed (cook takes the service for operational and exits
+0; the agent never deploys it).
 
 Every invocation is logged as one JSON line (argv, user, uid, time, cwd) — never the recipe's
 contents: the create-superuser step carries a password injected at cook time.
@@ -19,6 +24,7 @@ import pwd
 import string
 import sys
 import time
+from urllib.parse import urlsplit
 
 STATE = "@STATE@"  # replaced at install
 
@@ -48,7 +54,7 @@ positional arguments:
 
 options:
   -h, --help            show this help message and exit
-  --timeout TIMEOUT     seconds to wait for services (accepted, cook returns at once)
+  --timeout TIMEOUT     seconds to wait for the services to be deployed (without it, cook returns at once)
   --permissive          accepted for compatibility
   -v {0,1,2,3}, --verbosity {0,1,2,3}
                         verbosity level; 2 prints each step
@@ -80,12 +86,62 @@ def log_invocation(argv):
         print(f"warning: cannot write the invocation log: {exc.strerror}", file=sys.stderr)
 
 
-def active_faults():
+def _faults():
     try:
         with open(_path("faults.json"), encoding="utf-8") as fh:
-            return {f["name"] for f in json.load(fh)}
+            return json.load(fh)
     except (OSError, ValueError):
-        return set()
+        return []
+
+
+def active_faults():
+    return {f["name"] for f in _faults()}
+
+
+def fault_hosts(name):
+    return {h for f in _faults() if f["name"] == name for h in f.get("hostnames", [])}
+
+
+def events_size():
+    """Where the agent's event log ends now: only what it logs after this counts for this cook."""
+    try:
+        return os.path.getsize(_path("agent", "events.jsonl"))
+    except OSError:
+        return 0
+
+
+def deployed_since(offset):
+    """Hostnames the agent reported deployed (or refreshed) after `offset` in its event log."""
+    hosts = set()
+    try:
+        with open(_path("agent", "events.jsonl"), encoding="utf-8") as fh:
+            fh.seek(offset)
+            for line in fh:
+                try:
+                    event = json.loads(line)
+                except ValueError:
+                    continue
+                if event.get("event") in ("deployed", "updated"):
+                    hosts.add(event.get("host"))
+    except OSError:
+        pass
+    return hosts
+
+
+def wait_operational(services, timeout, offset, trusted, say):
+    """Like hobo's cook --timeout: wait for each service; the first URL still pending at the end, or None."""
+    pending = [e["base_url"] for e in services if urlsplit(e["base_url"]).hostname not in trusted]
+    deadline = time.monotonic() + timeout
+    say(f"Waiting for {len(pending)} service(s) to be deployed (--timeout {timeout})")
+    while pending:
+        done = deployed_since(offset)
+        pending = [url for url in pending if urlsplit(url).hostname not in done]
+        if not pending:
+            break
+        if time.monotonic() >= deadline:
+            return pending[0]
+        time.sleep(0.2)
+    return None
 
 
 def load_recipe(path):
@@ -131,13 +187,14 @@ def load_recipe(path):
     return steps
 
 
-def hand_to_agent(services, variables):
-    """Like hobo broadcasting the environment to hobo-agent: one message, deployed asynchronously."""
+def hand_to_agent(services, variables, timeout=None):
+    """Like hobo broadcasting the environment to hobo-agent: one message, deployed asynchronously.
+    `timeout` (cook's --timeout) lets the agent time the faults that depend on it."""
     queue = _path("agent", "queue")
     name = f"{time.time():.6f}-{os.getpid()}.json"
     tmp = os.path.join(queue, "." + name)
     with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump({"services": services, "variables": variables}, fh)
+        json.dump({"services": services, "variables": variables, "cook_timeout": timeout}, fh)
     os.rename(tmp, os.path.join(queue, name))
 
 
@@ -214,8 +271,16 @@ def cook(args):
                 fh.write(str(os.getpid()))
             time.sleep(3600)
             return 1
-        hand_to_agent(services, variables)
+        offset = events_size()
+        hand_to_agent(services, variables, options.timeout)
         say(f"  {len(services)} service(s) handed to the agents; deployment continues asynchronously")
+        if options.timeout is not None:
+            late = wait_operational(services, options.timeout, offset, fault_hosts("cook-ok-service-failed"), say)
+            if late is not None:
+                sys.stdout.flush()
+                print(f"CommandError: timeout waiting for {late}", file=sys.stderr)
+                return 1
+            say("  every service is deployed")
     return 0
 
 

@@ -2,7 +2,8 @@
 
 The state directory is unique to the test session, and the generated environment file stays in
 it (env_file=None), so a sandbox a user runs from environments/sandbox.yml is never clobbered.
-Delays are short: deploys in 0.05–0.3 s, deploy-late after 1.5 s, a 4 s postdeploy deadline.
+Delays are short: deploys in 0.05–0.3 s, deploy-late after 1.5 s, a 4 s postdeploy deadline, cook waiting
+3 s at most (cook.timeout).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ def selftest_config(state_dir: Path = STATE_DIR) -> SandboxConfig:
         late_delay=1.5,
         postdeploy_deadline=4.0,
         beyond_margin=10.0,
+        cook_timeout=3.0,
         env_file=None,
     )
 
@@ -78,12 +80,15 @@ class Rig:
     def ssh(self):  # -> paramiko.SSHClient
         return clients.ssh_client(self.paths.known_hosts, self.paths.client_key)
 
-    def cook(self, recipe: Path | None = None, timeout: float = 30) -> tuple[int, str, str]:
-        """`sudo -u hobo hobo-manage cook <recipe> -v 2` over SSH, as the suite runs it."""
+    def cook(self, recipe: Path | None = None, timeout: float = 30, wait: int | None = None) -> tuple[int, str, str]:
+        """`sudo -u hobo hobo-manage cook <recipe> -v 2` over SSH (`--timeout=<wait>` with `wait`: cook then
+        waits for the services), as the suite runs it."""
         recipe = recipe or self.sandbox.instances()[0].recipe
+        option = f" --timeout={wait}" if wait is not None else ""
         client = self.ssh()
         try:
-            return clients.ssh_run(client, f"sudo -u hobo {self.paths.hobo_manage} cook {recipe} -v 2", timeout)
+            return clients.ssh_run(client, f"sudo -u hobo {self.paths.hobo_manage} cook {recipe}{option} -v 2",
+                                   timeout)
         finally:
             client.close()
 

@@ -10,6 +10,7 @@ the environment file's own directory. Errors raise ConfigError naming the file a
 from __future__ import annotations
 
 import ipaddress
+import math
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -23,7 +24,7 @@ from publik_acceptance.config.schema import Node, Section, default_of, doc
 from publik_acceptance.config.secrets import SecretRef, read_secret_ref
 
 ENVIRONMENTS_DIR = Path(__file__).resolve().parents[2] / "environments"
-DEFAULT_COOK_COMMAND = "sudo -u hobo hobo-manage cook {recipe} -v 2"
+DEFAULT_COOK_COMMAND = "sudo -u hobo hobo-manage cook {recipe} --timeout={timeout} -v 2"
 DEFAULT_COOK_CHECK = "sudo -n -l -u hobo hobo-manage"
 DEFAULT_PSQL = "sudo -u postgres psql"
 
@@ -235,10 +236,20 @@ class DatabaseSettings:
 
 @dataclass(frozen=True)
 class CookSettings:
-    command: str = field(default=DEFAULT_COOK_COMMAND, metadata=doc("{recipe}: the uploaded recipe's path"))
+    command: str = field(
+        default=DEFAULT_COOK_COMMAND,
+        metadata=doc("{recipe}: the uploaded recipe; {timeout}: cook.timeout"),
+    )
     check_command: str = field(default=DEFAULT_COOK_CHECK, metadata=doc("preflight: proves the cook user may run it"))
     user: str = field(default="hobo", metadata=doc("owner of the uploaded recipe (mode 0600)"))
-    timeout: float = field(default=900.0, metadata=doc("seconds"))
+    # Cook's own wait (hobo-manage cook --timeout): ending on it is not a failure, postdeploy decides.
+    timeout: float = field(
+        default=600.0, metadata=doc("seconds cook waits for the services (`--timeout={timeout}`)")
+    )
+    # Our hard limit is cook.timeout + kill_margin, so that cook gives up waiting on its own first.
+    kill_margin: float = field(
+        default=300.0, metadata=doc("seconds past cook.timeout before the suite stops the cook itself")
+    )
     upload_dir: str = field(
         default="/tmp", metadata=doc("the recipe goes into a private (mktemp -d, 0700) directory made here")
     )
@@ -250,6 +261,15 @@ class CookSettings:
             "0700); never directly in /tmp, /run/lock or another shared directory"
         ),
     )
+
+    @property
+    def hard_timeout(self) -> float:
+        """When the suite stops the cook (a failure): always after cook's own --timeout, by kill_margin."""
+        return self.timeout + self.kill_margin
+
+    def render(self, recipe: str) -> str:
+        """The cook command line for `recipe` (already shell-quoted)."""
+        return self.command.format(recipe=recipe, timeout=math.ceil(self.timeout))
 
 
 @dataclass(frozen=True)
@@ -266,13 +286,13 @@ DEFAULT_RUN_DEADLINE = 3600.0
 @dataclass(frozen=True)
 class RunSettings:
     """The whole run's deadline (`run.deadline`): past it no check starts and the cook is never started.
-    None: DEFAULT_RUN_DEADLINE, or more when cook.timeout and postdeploy.deadline need it (deadline.py)."""
+    None: DEFAULT_RUN_DEADLINE, or more when the cook's hard limit and postdeploy.deadline need it (deadline.py)."""
 
     deadline: float | None = field(
         default=None,
         metadata=doc(
-            "seconds for the whole run (default 3600, or cook.timeout + postdeploy.deadline\n"
-            "+ 600 when larger); --deadline SECONDS overrides it"
+            "seconds for the whole run (default 3600, or cook.timeout + cook.kill_margin\n"
+            "+ postdeploy.deadline + 600 when larger); --deadline SECONDS overrides it"
         ),
     )
 
@@ -743,11 +763,17 @@ def _cook(node: Node) -> CookSettings:
     command = s.get("command").command()
     if "{recipe}" not in command:
         raise s.error(f"must contain {{recipe}}, got {command!r}", "command")
+    try:
+        command.format(recipe="recipe.json", timeout=1)
+    except (KeyError, IndexError, ValueError) as exc:
+        raise s.error(f"only {{recipe}} and {{timeout}} may be in braces ({exc}), got {command!r}", "command") \
+            from None
     return CookSettings(
         command=command,
         check_command=s.get("check_command").command(),
         user=s.get("user").str(),
         timeout=s.get("timeout").number(1, 86400),
+        kill_margin=s.get("kill_margin").number(1, 86400),
         upload_dir=_absolute(s.get("upload_dir")),
         lock_file=_lock_file(s.get("lock_file")),
     )

@@ -82,8 +82,8 @@ def where_things_stand(plan: Plan, pool: SshPool, prober: Prober, env_name: str)
         lines.append("to do: nothing was deployed; fix the cause above, then run the deploy again")
         return "\n".join(lines)
     lines.append(f"to do: the deployment goes on asynchronously; check it with `pytest --env {env_name} --phase "
-                 "postdeploy`. Cook is get-or-create: once the cause is fixed, cooking again completes a partial "
-                 "deployment, but the gate refuses tenants that already exist. To start over instead, by hand "
-                 "(printed, never run):")
+                 "postdeploy`. Cook is get-or-create: once the cause is fixed, cook again over the tenants already "
+                 f"there with `pytest --env {env_name} --phase all --resume` (without --resume the gate refuses "
+                 "tenants that already exist). To start over instead, by hand (printed, never run):")
     lines += [f"  {line}" for line in cleanup_commands(plan, standing.present)]
     return "\n".join(lines)

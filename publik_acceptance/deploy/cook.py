@@ -25,7 +25,7 @@ from publik_acceptance.config.environment import Environment
 from publik_acceptance.config.recipe import render_for_cook
 from publik_acceptance.config.secrets import redact
 from publik_acceptance.deploy.lock import CookLock, holder_record
-from publik_acceptance.deploy.result import CookRefused, CookResult
+from publik_acceptance.deploy.result import FAILED, TIMED_OUT_WAITING, CookRefused, CookResult, classify, combine
 from publik_acceptance.deploy.shell import as_root
 from publik_acceptance.deploy.uploads import (
     recipe_dir,
@@ -59,6 +59,7 @@ class Cook:
     _token: str = "?"  # our lock token: the marker of every process and directory of this cook
     _settled: bool = False  # checked that no process of the cook is left
     _released: bool = False
+    _endings: list[str] = field(default_factory=list)  # how each instance's cook ended, in order
 
     @property
     def env(self) -> Environment:
@@ -83,7 +84,7 @@ class Cook:
                 self._upload_skeletons(result)
                 for instance in self.plan.environment.instances:
                     self._cook_instance(instance.name, token, result)
-                    if result.status == "failed":
+                    if result.status == FAILED:
                         break
             finally:
                 self._release(token, result)
@@ -214,12 +215,14 @@ class Cook:
     # -- the cook -------------------------------------------------------------------------------
     def _run(self, instance: str, directory: str, path: str, token: str, result: CookResult) -> None:
         cook = self.env.cook
-        command = cook.command.format(recipe=shlex.quote(path))
+        command = cook.render(shlex.quote(path))
         self._settled = False
         self._say(result, f"$ {command}")
         started = time.monotonic()
+        output: list[str] = []  # cook's own lines: how it ended (e.g. "timeout waiting for …") is read there
 
         def echo(stream: str, line: str) -> None:
+            output.append(line)
             self._say(result, f"{'!' if stream == 'stderr' else '|'} {line}")
 
         try:
@@ -235,17 +238,13 @@ class Cook:
             self._settle(token, result, reconnect=True)
             raise
         result.exit_status = run.exit_status
-        elapsed = time.monotonic() - started
-        if run.exit_status in (124, 137):
-            result.status = "failed"
-            result.message = f"cook of {instance} timed out after {cook.timeout:g} s (cook.timeout)"
-        elif run.exit_status != 0:
-            result.status = "failed"
-            result.message = f"cook of {instance} exited {run.exit_status} after {elapsed:.1f} s"
-        else:
-            result.status = "ran"
-            result.message = f"cook of {instance} finished in {elapsed:.1f} s"
-        self._say(result, result.message)
+        ending = classify(instance, run.exit_status, output, time.monotonic() - started, cook.timeout,
+                          cook.hard_timeout)
+        first = not self._endings
+        self._endings.append(ending.message)
+        result.status = ending.status if first else combine(result.status, ending.status)
+        result.message = "; ".join(self._endings)
+        self._say(result, ("WARNING: " if ending.status == TIMED_OUT_WAITING else "") + ending.message)
         self._settle(token, result)
 
     def _settle(self, token: str, result: CookResult, reconnect: bool = False) -> None:
@@ -274,5 +273,6 @@ class Cook:
             path = f"{cook.upload_dir.rstrip('/')}/{MARKER}XXXX-{instance.name}.XXXXXXXXXX/recipe.json"
             self._say(result, f"dry run: would upload the recipe of {instance.name} to {path} "
                               f"(private directory 0700, file 0600, owner {cook.user}, superuser password ***)")
-            self._say(result, f"dry run: would run: {cook.command.format(recipe=path)} (timeout {cook.timeout:g} s)")
+            self._say(result, f"dry run: would run: {cook.render(path)} (stopped by the suite after "
+                              f"{cook.hard_timeout:g} s: cook.timeout + cook.kill_margin)")
             self._say(result, f"dry run: would remove {path} and release the lock")

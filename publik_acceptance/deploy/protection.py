@@ -21,8 +21,9 @@ MAX_ANSWER = 256  # bytes read from the terminal at most: a platform name is sho
 
 
 def confirm_protected(config: pytest.Config, plan: Plan, ticket: str | None, yes: bool,
-                      timeout: float = CONFIRM_TIMEOUT) -> str | None:
-    """None when the cook may go ahead; otherwise why not (one line)."""
+                      timeout: float = CONFIRM_TIMEOUT, already_there: int = 0) -> str | None:
+    """None when the cook may go ahead; otherwise why not (one line). `already_there`: tenants a --resume
+    cooks again over; the question says so, it needs the same ticket and confirmation."""
     env = plan.environment
     instances = ", ".join(i.name for i in env.instances)
     if not ticket:
@@ -37,8 +38,9 @@ def confirm_protected(config: pytest.Config, plan: Plan, ticket: str | None, yes
     capture = config.pluginmanager.getplugin("capturemanager")
     try:
         with capture.global_and_fixture_disabled():
-            _write_all(tty, f"\nCook instance(s) {instances} on PROTECTED platform {env.platform} for ticket "
-                            f"{ticket}?\nType the platform name ({env.platform}) to confirm: ")
+            again = f" again (--resume: over {already_there} tenant(s) already there)" if already_there else ""
+            _write_all(tty, f"\nCook instance(s) {instances}{again} on PROTECTED platform {env.platform} for "
+                            f"ticket {ticket}?\nType the platform name ({env.platform}) to confirm: ")
             answer = read_answer(tty, timeout)
     except OSError as exc:
         return f"not confirmed: the terminal failed ({exc.strerror or exc}); nothing was cooked"

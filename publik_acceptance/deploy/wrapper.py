@@ -9,6 +9,7 @@ really ended before it releases the lock, and a later run can tell a live lock f
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 from publik_acceptance.config.environment import Environment
@@ -77,11 +78,12 @@ exit "$status"
 
 def run_wrapped(remote: Remote, env: Environment, token: str, directory: str, command: str,
                 on_line: Callable[[str, str], None]) -> RemoteResult:
-    """Run the cook `command` under the wrapper (cook.timeout), its output to `on_line`, the SSH channel held."""
-    limit = env.cook.timeout
+    """Run the cook `command` under the wrapper, its output to `on_line`, the SSH channel held. The wrapper's
+    limit is the cook's hard timeout (cook.timeout + cook.kill_margin): cook's own --timeout ends it first."""
+    limit = env.cook.hard_timeout
     sudo_root = "1" if as_root(env) else ""
     cook_user = env.cook.user if as_user(env, env.cook.user) else ""
-    return remote(script("", _WRAPPER, directory, str(int(limit)), command, sudo_root, cook_user,
+    return remote(script("", _WRAPPER, directory, str(math.ceil(limit)), command, sudo_root, cook_user,
                          name=f"{MARKER}{token}"),
                   timeout=limit + KILL_GRACE + 15, on_line=on_line, hold_stdin=True)
 

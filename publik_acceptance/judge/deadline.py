@@ -14,14 +14,14 @@ from dataclasses import dataclass, field
 
 from publik_acceptance.config.environment import DEFAULT_RUN_DEADLINE, Environment
 
-# What the default leaves for the checks around a cook that may use all of cook.timeout and a
-# postdeploy wait that may use all of postdeploy.deadline.
+# What the default leaves for the checks around a cook that may use all of its hard limit (cook.timeout
+# + cook.kill_margin) and a postdeploy wait that may use all of postdeploy.deadline.
 CHECKS_MARGIN = 600.0
 
 
 def default_seconds(env: Environment) -> float:
     """DEFAULT_RUN_DEADLINE, or longer when the cook's timeout and the postdeploy wait need it."""
-    return max(DEFAULT_RUN_DEADLINE, env.cook.timeout + env.postdeploy.deadline + CHECKS_MARGIN)
+    return max(DEFAULT_RUN_DEADLINE, env.cook.hard_timeout + env.postdeploy.deadline + CHECKS_MARGIN)
 
 
 @dataclass

@@ -43,11 +43,19 @@ class Gate:
     expected: dict[str, str] | None = None
     narrowing: tuple[str, ...] = ()  # what narrowed the run: "-k 'expr'", "--deselect …", "-x", paths
     seen: set[str] = field(default_factory=set)  # node ids with an outcome
+    # --resume: tenants of this recipe that already exist are accepted (cook is get-or-create)
+    resume: bool = False
+    already_there: list[str] = field(default_factory=list)  # target ids accepted under --resume
 
     def expect(self, expected: dict[str, str], narrowing: tuple[str, ...] = ()) -> None:
         """Every preflight check the Plan calls for, and how this command line treated each."""
         self.expected = dict(expected)
         self.narrowing = tuple(narrowing)
+
+    def accept_existing(self, target_id: str) -> None:
+        """Under --resume: a tenant of this recipe already there, cooked again rather than refused."""
+        if target_id not in self.already_there:
+            self.already_there.append(target_id)
 
     def record(self, report: pytest.TestReport) -> None:
         name = report.nodeid.split("::")[-1]
@@ -90,7 +98,7 @@ class Gate:
     def summary(self) -> str:
         if self.open:
             return f"gate open: {self.passed} preflight checks passed" + (
-                f", {len(self.waived)} waived" if self.waived else "")
+                f", {len(self.waived)} waived" if self.waived else "") + self._resumed()
         not_run = self.not_run
         if not self.blocking and not not_run:
             return "gate closed: no preflight check ran"
@@ -106,6 +114,15 @@ class Gate:
         if len(not_run) > MAX_LISTED:
             lines.append(f"  … and {len(not_run) - MAX_LISTED} more not run")
         return "\n".join(lines)
+
+
+    def _resumed(self) -> str:
+        """The tenants the cook goes over again (--resume), named: the report shows this line."""
+        if not self.already_there:
+            return ""
+        names = ", ".join(self.already_there[:MAX_LISTED])
+        more = f" and {len(self.already_there) - MAX_LISTED} more" if len(self.already_there) > MAX_LISTED else ""
+        return f"; --resume: {len(self.already_there)} tenant(s) already there, cooked again: {names}{more}"
 
 
 def matches(pattern: str, test_id: str) -> bool:

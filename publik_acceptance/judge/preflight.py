@@ -143,12 +143,14 @@ def judge_already_deployed(target: Target, found: list[str], siblings: tuple[Tar
     if len(deployed) == len(siblings):
         verdict.expect(False, "no tenant, schema or database yet", "; ".join(found),
                        f"instance {target.instance} is already deployed — run the postdeploy phase "
-                       "(pytest --phase postdeploy) instead of cooking again")
+                       "(pytest --phase postdeploy) instead of cooking again, or add --resume to cook it again "
+                       "on purpose (get-or-create)")
     else:
         others = ", ".join(t.hostname for t in deployed)
         verdict.expect(False, "no tenant, schema or database yet", "; ".join(found),
                        f"instance {target.instance} is half-deployed ({len(deployed)}/{len(siblings)}: {others}): "
-                       "a human must decide (finish or clean up) before any cook")
+                       "a human must decide before any cook: finish it (--resume cooks again over the tenants "
+                       "already there) or clean up")
     return verdict
 
 

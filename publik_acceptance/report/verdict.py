@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from publik_acceptance.deploy.result import CookResult
+from publik_acceptance.deploy.result import COOKED, TIMED_OUT_WAITING, CookResult
 from publik_acceptance.judge.gate import Gate
 from publik_acceptance.report.outcomes import Results
 
@@ -15,7 +15,7 @@ class RunVerdict:
     gate_detail: str  # e.g. "12 preflight checks passed" or "no preflight check ran"
     blocking: tuple[tuple[str, str, str], ...]  # (test, outcome, reason) that closed the gate
     waived: tuple[tuple[str, str], ...]  # (test, waiver reason)
-    cook: str  # "ran" / "not run" / "failed" / "dry-run"
+    cook: str  # "ran" / "timed out waiting" / "not run" / "failed" / "dry-run" / "interrupted"
     cook_exit: int | None
     cook_duration: float | None
     cook_message: str
@@ -57,15 +57,19 @@ class RunVerdict:
                 return ("bad", "Cook failed")
             if self.cook == "dry-run":
                 return ("warn", "Dry run: gate open, nothing was cooked")
-            if self.cook != "ran":
+            if self.cook not in COOKED:
                 return ("bad", f"Not deployed: the cook {self.cook}")
+            # Cook's exit is not the verdict: after a wait cook gave up, postdeploy decides, and says so.
+            waited = (f": cook {TIMED_OUT_WAITING}; postdeploy {self.postdeploy}"
+                      if self.cook == TIMED_OUT_WAITING else "")
             if "postdeploy" in phases:
                 if self.postdeploy == "passed":
-                    return ("good", "Deployed and verified")
+                    return ("good", "Deployed and verified" + waited)
                 if self.postdeploy == "failed":
-                    return ("bad", "Deployed, but the postdeploy checks failed")
-                return ("warn", "Deployed, not verified (postdeploy not run)")
-            return ("good", "Deployed (postdeploy not selected)")
+                    return ("bad", "Deployed, but the postdeploy checks failed" + waited)
+                return ("warn", "Deployed, not verified (postdeploy not run)" + waited)
+            return ("warn" if waited else "good", "Deployed (postdeploy not selected)"
+                    + (f": cook {TIMED_OUT_WAITING}, run the postdeploy phase" if waited else ""))
         if phases == ("postdeploy",):
             return {"passed": ("good", "Deployment verified"), "failed": ("bad", "Deployment checks failed")}.get(
                 self.postdeploy, ("warn", "Nothing verified"))

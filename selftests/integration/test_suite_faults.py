@@ -92,6 +92,15 @@ POSTDEPLOY = {
 }
 
 
+# Cook faults where cook hands the recipe over (test_cook passes) and postdeploy decides: fault →
+# (expected failed test ids, words each failure must say, words of the verdict's headline)
+COOK = {
+    "cook-times-out-waiting": (lambda r: set(), [], "Deployed and verified: cook timed out waiting; postdeploy passed"),
+    # passerelle, never deployed: what deploy-never (same default target) fails
+    "cook-ok-service-failed": (*POSTDEPLOY["deploy-never"], "Deployed, but the postdeploy checks failed"),
+}
+
+
 Words = list[str] | dict[str, list[str]]  # words every failure must say, or per test function
 
 
@@ -160,6 +169,49 @@ def test_postdeploy_fault(rig: Rig, tmp_path: Path, fault: str) -> None:
     assert run.exit_code == (1 if expected(rig) else 0)
 
 
+@pytest.mark.parametrize("fault", sorted(COOK))
+def test_cook_exit_is_not_the_verdict(rig: Rig, tmp_path: Path, fault: str) -> None:
+    """Cook gives up waiting (exit 1) or says all is well (exit 0): postdeploy runs and decides."""
+    expected, words, headline = COOK[fault]
+    rig.up(fault)
+    run = run_suite(rig.sandbox.env_file, "--phase", "all", tmp=tmp_path)
+    check_failures(rig, run, expected(rig), words)
+    assert "test_cook" in run.passed, run.describe()
+    assert headline in run.output, run.output[-3000:]
+    assert run.exit_code == (1 if expected(rig) else 0)
+    summary = json.loads(next((tmp_path / "reports").glob("*.json")).read_text())
+    assert summary["cook"] == ("timed out waiting" if fault == "cook-times-out-waiting" else "ran"), summary
+    assert not lock_path(rig).exists()
+
+
+def test_resume_cooks_again_over_tenants_already_there(rig: Rig, tmp_path: Path) -> None:
+    rig.up("tenants-some-deployed")  # hobo and authentic exist: half-deployed
+    there = {t for name in ("hobo", "authentic") for t in (
+        per_target(rig, name, "test_not_yet_deployed") | frontends(rig, name, "test_http_404"))}
+    protected = variant(rig.sandbox.env_file, tmp_path, protected=True)
+    refused = run_suite(protected, "--phase", "all", "--resume", tmp=tmp_path)
+    assert set(refused.failed) == {"test_cook"} and "--ticket" in refused.failed["test_cook"], refused.describe()
+    assert there <= refused.passed, refused.describe()
+    assert rig.sandbox.cook_invocations() == [], "--resume cooked a protected platform without a ticket"
+    run = run_suite(rig.sandbox.env_file, "--phase", "all", "--resume", tmp=tmp_path)
+    assert run.exit_code == 0 and not run.failed, run.describe() + run.output[-3000:]
+    assert there <= run.passed and "test_cook" in run.passed, run.describe()
+    assert len(rig.sandbox.cook_invocations()) == 1
+    summary = json.loads(next((tmp_path / "reports").glob("*.json")).read_text())
+    assert "--resume: 2 tenant(s) already there" in summary["gate_detail"], summary["gate_detail"]
+    assert all(target_id(rig, name) in summary["gate_detail"] for name in ("hobo", "authentic"))
+
+
+def test_resume_still_refuses_what_is_not_a_tenant_of_this_recipe(rig: Rig, tmp_path: Path) -> None:
+    # hobo and authentic exist (accepted), but a leftover site answers for portal-agent, which has no tenant.
+    rig.up("tenants-some-deployed", "http-already-200")
+    run = run_suite(rig.sandbox.env_file, "--phase", "all", "--resume", tmp=tmp_path)
+    check_failures(rig, run, frontends(rig, "portal-agent", "test_http_404"), ["already answers"])
+    assert per_target(rig, "hobo", "test_not_yet_deployed") <= run.passed, run.describe()
+    assert "test_cook" in run.skipped and "gate closed" in run.skipped["test_cook"]
+    assert rig.sandbox.cook_invocations() == [], "the gate let a cook through"
+
+
 def test_cook_failure_is_reported_and_releases_the_lock(rig: Rig, tmp_path: Path) -> None:
     rig.up("cook-fails")
     run = run_suite(rig.sandbox.env_file, "--phase", "all", tmp=tmp_path)
@@ -176,10 +228,11 @@ def test_cook_failure_is_reported_and_releases_the_lock(rig: Rig, tmp_path: Path
 
 def test_cook_timeout_is_enforced(rig: Rig, tmp_path: Path) -> None:
     rig.up("cook-hangs")
-    env = variant(rig.sandbox.env_file, tmp_path, cook={"timeout": 2})
+    # cook-hangs ignores its own --timeout: our hard limit (cook.timeout + cook.kill_margin) stops it.
+    env = variant(rig.sandbox.env_file, tmp_path, cook={"timeout": 1, "kill_margin": 1})
     run = run_suite(env, "--phase", "all", tmp=tmp_path)
     assert set(run.failed) == {"test_cook"}, run.describe()
-    assert "timed out after 2 s" in run.failed["test_cook"]
+    assert "timed out after 2 s: the suite stopped it" in run.failed["test_cook"]
     assert not lock_path(rig).exists()
     assert leftovers(rig) == []
 
@@ -302,7 +355,7 @@ def test_postdeploy_polls_are_batched_per_server(rig: Rig) -> None:
 
 def test_a_concurrent_cook_is_refused_by_the_lock(rig: Rig, tmp_path: Path) -> None:
     rig.up("cook-hangs")
-    env = variant(rig.sandbox.env_file, tmp_path, cook={"timeout": 6})
+    env = variant(rig.sandbox.env_file, tmp_path, cook={"timeout": 3, "kill_margin": 3})
     lock = lock_path(rig)
     (tmp_path / "first").mkdir()
     (tmp_path / "second").mkdir()
@@ -323,7 +376,7 @@ def test_a_concurrent_cook_is_refused_by_the_lock(rig: Rig, tmp_path: Path) -> N
 
 def test_ssh_drop_during_the_cook_is_reported_and_releases_the_lock(rig: Rig, tmp_path: Path) -> None:
     rig.up("cook-hangs")
-    env = variant(rig.sandbox.env_file, tmp_path, cook={"timeout": 30})
+    env = variant(rig.sandbox.env_file, tmp_path, cook={"timeout": 20, "kill_margin": 10})
     lock = lock_path(rig)
     run = start_suite(env, "--phase", "all", tmp=tmp_path)
     try:

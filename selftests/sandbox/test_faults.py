@@ -234,6 +234,27 @@ def _(rig):
     assert not any(rig.tenant_dir(s).exists() for s in rig.services())
 
 
+@check("cook-times-out-waiting")
+def _(rig):
+    started = time.monotonic()
+    status, _, err = rig.cook(wait=1)
+    wcs = rig.service("wcs")
+    assert status == 1 and f"timeout waiting for {wcs.url}" in err, err
+    assert 1.0 <= time.monotonic() - started < 5, "cook must wait its --timeout, then give up"
+    assert not rig.deployed(wcs)
+    assert rig.wait_deployed(rig.services(), timeout=10), "the deployment must go on after cook gave up"
+
+
+@check("cook-ok-service-failed")
+def _(rig):
+    status, out, err = rig.cook(wait=5)
+    passerelle = rig.service("passerelle")
+    assert status == 0 and "every service is deployed" in out, err
+    assert rig.wait_deployed([s for s in rig.services() if s != passerelle], timeout=1)
+    time.sleep(1.0)
+    assert not rig.tenant_dir(passerelle).exists()
+
+
 def _processes_running(path: str) -> list[int]:
     found = []
     for entry in Path("/proc").iterdir():

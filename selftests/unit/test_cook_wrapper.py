@@ -19,13 +19,14 @@ from publik_acceptance.evidence.probes.remote import RemoteResult
 TOKEN = f"unit{os.getpid()}"
 
 
-def _environment(timeout: float) -> Environment:
-    """preprod, its hobo login and cook user this host's own user: the wrapper runs without sudo."""
+def _environment(limit: float) -> Environment:
+    """preprod, its hobo login and cook user this host's own user: the wrapper runs without sudo; the
+    wrapper's hard limit (cook.timeout + cook.kill_margin) `limit` seconds."""
     env = load_environment("preprod")
     me = subprocess.run(["id", "-un"], capture_output=True, text=True, check=True).stdout.strip()
     hobo = dataclasses.replace(env.servers["hobo"], user=me)
     return dataclasses.replace(env, servers={**env.servers, "hobo": hobo},
-                               cook=dataclasses.replace(env.cook, user=me, timeout=timeout))
+                               cook=dataclasses.replace(env.cook, user=me, timeout=limit / 2, kill_margin=limit / 2))
 
 
 def _local(gone_after: float | None = None) -> Remote:

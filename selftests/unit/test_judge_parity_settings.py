@@ -9,11 +9,12 @@ from publik_acceptance.judge.parity import judge_parity
 
 MIRROR = MirrorOf("preprod", strip="preprod-")
 OPTIONS = {"options": {"default-to-global-view": "true", "disable-jsonp-sources": "true"}}
+PREPROD = SkeletonSide("preprod", "/s/modele.zip", OPTIONS)
+PROD = SkeletonSide("prod", "/s/modele.zip", OPTIONS)
 
 
 def facts(themes: tuple[str | None, str | None] = ("publik", "publik"),
-          there: SkeletonSide | None = SkeletonSide("preprod", "/s/modele.zip", OPTIONS),
-          here: SkeletonSide | None = SkeletonSide("prod", "/s/modele.zip", OPTIONS)) -> ParityFacts:
+          there: SkeletonSide | None = PREPROD, here: SkeletonSide | None = PROD) -> ParityFacts:
     return ParityFacts("preprod", there={"ville": {"a"}}, here={"ville": {"a"}}, themes={"ville": themes},
                        skeletons={"ville": (there, here)})
 

@@ -80,7 +80,7 @@ def test_where_the_deadline_comes_from() -> None:
     assert given is not None and given.seconds == 120 and given.source == "run.deadline in environment.yml"
     # A long cook timeout and postdeploy wait raise the default rather than cut the run after the cook.
     long = replace(env, cook=CookSettings(timeout=7200), postdeploy=PostdeploySettings(deadline=1800))
-    assert default_seconds(long) == 7200 + 1800 + 600
+    assert default_seconds(long) == 7200 + 300 + 1800 + 600  # the cook's hard limit: timeout + kill_margin
 
 
 def test_refusal_only_once_passed() -> None:

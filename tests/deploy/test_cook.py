@@ -1,4 +1,9 @@
-"""The cook: one gated item. It runs only if every preflight check passed (or was waived)."""
+"""The cook: one gated item. It runs only if every preflight check passed (or was waived).
+
+It passes when cook handed the recipe over: exit 0, or cook gave up waiting for a service (its own
+--timeout) while the deployment goes on; postdeploy decides in both cases. It fails when cook failed
+otherwise or our hard limit stopped it.
+"""
 
 from __future__ import annotations
 
@@ -26,14 +31,20 @@ def test_cook(plan: Plan, run: RunContext, pytestconfig: pytest.Config) -> None:
     ticket = pytestconfig.getoption("publik_ticket")
     dry_run = pytestconfig.getoption("publik_dry_run")
     if env.protected and not dry_run:
-        refusal = confirm_protected(pytestconfig, plan, ticket, pytestconfig.getoption("publik_yes"))
+        refusal = confirm_protected(pytestconfig, plan, ticket, pytestconfig.getoption("publik_yes"),
+                                    already_there=len(gate.already_there))
         if refusal:
             pytest.fail(f"cook refused: {refusal}", pytrace=False)
     late = deadline_refusal(pytestconfig, "the cook")  # the confirmation above may have waited long
     if late:
         pytest.fail(f"cook refused: {late}", pytrace=False)
+
     def sink(line: str) -> None:
         run.say(f"cook {line}")
+
+    if gate.already_there:
+        sink(f"--resume: cooking again over {len(gate.already_there)} tenant(s) already there: "
+             f"{', '.join(gate.already_there)}")
 
     cook = Cook(plan, run.pool, ticket=ticket, dry_run=dry_run, sink=sink,
                 break_lock=pytestconfig.getoption("publik_break_lock"))
@@ -47,7 +58,8 @@ def test_cook(plan: Plan, run: RunContext, pytestconfig: pytest.Config) -> None:
                 sink(line)
         raise
     result = run.cook
-    if result.status in ("ran", "dry-run"):
+    if result.cooked or result.status == "dry-run":
+        # Exit 0 or a wait cook gave up (--timeout): the deployment goes on, postdeploy decides.
         return
     log = "\n".join(result.log[-40:])
     standing = where_things_stand(plan, run.pool, run.prober, pytestconfig.getoption("publik_env"))

@@ -14,6 +14,7 @@ from publik_acceptance.judge.preflight import (
     judge_ssh,
     judge_wcs_skeleton,
 )
+from publik_acceptance.judge.resume import judge_resumable, tenant_there
 from publik_acceptance.plan import Plan, Target
 from publik_acceptance.pytest_plugin import RunContext
 
@@ -39,7 +40,7 @@ def test_wcs_skeleton(plan: Plan, preflight: PreflightEvidence, target: Target) 
 
 
 @pytest.mark.report(column="clean slate")
-def test_not_yet_deployed(plan: Plan, preflight: PreflightEvidence, target: Target) -> None:
+def test_not_yet_deployed(plan: Plan, run: RunContext, preflight: PreflightEvidence, target: Target) -> None:
     if preflight.servers[target.server].error:
         skip_unchecked(f"the {target.server} server is unreachable: see test_ssh")
     for place in tenant_places(target):  # w.c.s.: tenants/<host> and its old location
@@ -48,6 +49,11 @@ def test_not_yet_deployed(plan: Plan, preflight: PreflightEvidence, target: Targ
     found = preflight.existing(target)
     if not found:
         return  # nothing of it exists: the cook may create it
+    if run.gate.resume:  # cooking again over this recipe's own tenants is deliberate; leftovers stay refused
+        tenant = tenant_there(target, preflight.servers[target.server])
+        judge_resumable(target, found, tenant).conclude()
+        run.gate.accept_existing(target.id)
+        return
     siblings = plan.targets_of(target.instance)
     deployed = [t for t in siblings if preflight.existing(t)]
     judge_already_deployed(target, found, siblings, deployed).conclude()
