@@ -21,7 +21,8 @@ from publik_acceptance.pytest_plugin import PHASES
 MARKER = "report"
 KEYWORDS = {
     "column": "its column in the report's per-service table (one cell per Target)",
-    "wait": "the postdeploy aspect it concludes (tenant, database, page): the report shows that wait's polls",
+    "wait": "the postdeploy aspect it concludes (tenant, database, page, theme, site-options): the report shows "
+            "that wait's polls",
     "cook_log": "True on the check that runs the cook: its report shows the cook's log, or why it did not run",
 }
 
