@@ -1,9 +1,9 @@
 """--resume: cooking again over a partial or earlier deployment of the same recipe.
 
 Cook is get-or-create and integrators re-run it after a partial deployment. With --resume, a tenant of
-this recipe that already exists (its tenant directory at the catalogue path, under one of the recipe's
-hostnames) is accepted: the clean-slate check and the 404 check pass with a note, and the report lists
-it as "already there". Anything else found before the cook stays a refusal: a schema or w.c.s.
+this recipe that already exists (its tenant directory, under one of the recipe's hostnames, where the
+service looks for it) is accepted: the clean-slate check and the 404 check pass with a note, and the
+report lists it as "already there". Anything else found before the cook stays a refusal: a schema or w.c.s.
 database without its tenant directory is a leftover of an earlier clean-up (cook would reuse the old
 schema, and w.c.s. would fail to create a database that exists), and a hostname that answers while
 no tenant of it exists is served by something else (see test_http_404).
@@ -12,15 +12,15 @@ no tenant of it exists is served by something else (see test_http_404).
 from __future__ import annotations
 
 from publik_acceptance.evidence.probes.http import HttpExchange
-from publik_acceptance.evidence.servers import ServerFacts
+from publik_acceptance.evidence.servers import ServerFacts, found_tenant_dir
 from publik_acceptance.judge.checks import Verdict
 from publik_acceptance.plan import Target
 
 
 def tenant_there(target: Target, server: ServerFacts) -> bool:
-    """The target's tenant directory exists at its catalogue path on its server (as the preflight saw it)."""
-    facts = server.paths.get(target.tenant_dir)
-    return bool(facts is not None and facts.exists)
+    """The target's tenant directory exists on its server, as the preflight saw it: at its catalogue path,
+    or (w.c.s.) at the old location w.c.s. still serves."""
+    return found_tenant_dir(target, server.paths) is not None
 
 
 def judge_resumable(target: Target, found: list[str], tenant: bool) -> Verdict:

@@ -25,6 +25,8 @@ def test_the_tenant_itself_is_accepted_with_a_note() -> None:
     assert tenant_there(hobo, _server(hobo.tenant_dir, True))
     assert not tenant_there(hobo, _server(hobo.tenant_dir, False))
     assert not tenant_there(hobo, _server("/elsewhere", True))
+    wcs = target("wcs")  # w.c.s. still serves a tenant at its old location: that is the tenant too
+    assert wcs.legacy_tenant_dir and tenant_there(wcs, _server(wcs.legacy_tenant_dir, True))
     verdict = judge_resumable(hobo, [f"tenant directory {hobo.tenant_dir}", f"schema {hobo.schema}"], tenant=True)
     assert verdict.ok
     assert any(note.startswith("already there (--resume)") for note in verdict.evidence), verdict.evidence
