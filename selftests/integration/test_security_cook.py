@@ -206,7 +206,7 @@ def test_planted_entries_where_the_old_lock_lived_change_nothing(rig: Rig, tmp_p
                                                                  default_lock_dir: Path) -> None:
     """The old default lock was a file in world-writable /run/lock: anyone could plant it."""
     rig.up("cook-hangs")
-    env = _with_default_lock(rig.sandbox.env_file, tmp_path, timeout=6)
+    env = _with_default_lock(rig.sandbox.env_file, tmp_path, timeout=3, kill_margin=3)  # stopped after 6 s
     _plant(kind)
     before = os.lstat(OLD_DEFAULT_LOCK)
     (tmp_path / "first").mkdir()
