@@ -135,8 +135,12 @@ class Agent:
             self.event(result, host=host, service=kind)
 
     # -- deploy steps -----------------------------------------------------------------------------
-    def tenant_dir(self, kind: str, host: str) -> Path:
-        return self.root / SERVICE_KINDS[kind].tenants_dir.lstrip("/") / host
+    def tenant_dir(self, kind: str, host: str, faults: dict[str, set[str]] | None = None) -> Path:
+        """`tenants/<host>`; under wcs-old-location(-leftover), w.c.s.'s old location `/var/lib/wcs/<host>`
+        (an old installation's tenant, which w.c.s. still serves and updates in place)."""
+        tenants = self.root / SERVICE_KINDS[kind].tenants_dir.lstrip("/")
+        old = (faults or {}).get("wcs-old-location", set()) | (faults or {}).get("wcs-old-location-leftover", set())
+        return tenants.parent / host if kind == "wcs" and host in old else tenants / host
 
     def owner(self, kind: str, host: str, faults: dict[str, set[str]]) -> str:
         return "root" if host in faults.get("deploy-wrong-owner", ()) else SERVICE_KINDS[kind].owner
@@ -157,7 +161,7 @@ class Agent:
         return json.dumps({"services": services, "variables": variables}, indent=2, ensure_ascii=False).encode()
 
     def make_tenant(self, kind: str, host: str, faults: dict[str, set[str]]) -> Path:
-        tenant = self.tenant_dir(kind, host)
+        tenant = self.tenant_dir(kind, host, faults)
         tenant.mkdir(mode=0o755)
         owner = self.owner(kind, host, faults)
         shutil.chown(tenant, owner, owner)
@@ -178,7 +182,7 @@ class Agent:
 
                 with self.pg(database) as conn:
                     conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(
-                        sql.Identifier(django_schema_name(host))))
+                        sql.Identifier(self.schema_name(kind, host, faults))))
             except Exception as exc:
                 error = f"schema not created in database {database!r}: {exc}"
         tenant = self.make_tenant(kind, host, faults)
@@ -186,6 +190,28 @@ class Agent:
         if error:
             raise DeployError(error)
         return "deployed"
+
+    def schema_name(self, kind: str, host: str, faults: dict[str, set[str]]) -> str:
+        """hobo's hostname2schema; under schema-name-differs, another name, recorded as the service's
+        TENANT_MAPPING (`$ROOT/etc/<service>/tenant-mapping.json`, read by the manage stand-in's
+        list_tenants), as on a platform whose settings map a renamed hostname to its old schema."""
+        schema = django_schema_name(host)
+        if host not in faults.get("schema-name-differs", ()):
+            return schema
+        mapped = f"old_{schema}"[:63]
+        settings = self.root / "etc" / Path(SERVICE_KINDS[kind].tenants_dir).parent.name
+        settings.mkdir(parents=True, exist_ok=True)
+        path = settings / "tenant-mapping.json"
+        try:
+            mapping = json.loads(path.read_text())
+        except (OSError, ValueError):
+            mapping = {}
+        mapping[host] = mapped
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text(json.dumps(mapping, indent=1))
+        tmp.chmod(0o644)
+        os.replace(tmp, path)
+        return mapped
 
     def find_skeleton(self, template_name: str | None) -> Path | None:
         skeletons = Path(self.runtime["skeletons_dir"])
@@ -196,7 +222,7 @@ class Agent:
 
     def deploy_wcs(self, entry: dict, message: dict, faults: dict[str, set[str]]) -> str:
         host = hostname(entry["base_url"])
-        tenant = self.tenant_dir("wcs", host)
+        tenant = self.tenant_dir("wcs", host, faults)
         owner = self.owner("wcs", host, faults)
         if tenant.is_dir():
             self.write(tenant / "hobo.json", self.hobo_json(entry, message), owner)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import yaml
 
+from publik_acceptance.config.catalogue import SERVICE_KINDS
 from publik_sandbox import sshd
 from publik_sandbox.config import SandboxConfig, StatePaths
 from publik_sandbox.recipes import SandboxInstance
@@ -59,6 +60,13 @@ def document(config: SandboxConfig, paths: StatePaths, instances: list[SandboxIn
             # is what a real environment uses, so it is what the sandbox exercises.
         },
         "paths": {"root": str(paths.root)},
+        # Each Django service's own list_tenants: the stand-in, installed as its manage command.
+        "services": {
+            kind: {"list_tenants": f"sudo -n -u {SERVICE_KINDS[kind].owner} "
+                                   f"{paths.bin / SERVICE_KINDS[kind].manage} list_tenants"}
+            for kind in sorted({s.kind for i in instances for s in i.services})
+            if not SERVICE_KINDS[kind].per_tenant_database
+        },
         "wcs": {
             "skeletons_dir": "/var/lib/wcs/skeletons",
             "database_template": "wcs_%s",

@@ -108,6 +108,12 @@ CATALOGUE: dict[str, Fault] = {
            "the tenant directory is created but not its schema in the service database"),
         _F("wcs-database-missing", POSTDEPLOY, "agent", "wcs",
            "the w.c.s. tenant is deployed without its database: it answers 503"),
+        _F("schema-name-differs", POSTDEPLOY, "agent", "authentic",
+           "the service's settings map the hostname to another schema (old_<schema>, a TENANT_MAPPING): "
+           "its list_tenants reports that name, not the one the Plan derives"),
+        _F("wcs-old-location", POSTDEPLOY, "agent", "wcs",
+           "the w.c.s. tenant is deployed at w.c.s.'s old location /var/lib/wcs/<host>, which w.c.s. still "
+           "serves: postdeploy must accept it there (nothing fails)"),
         _F("wrong-redirect", POSTDEPLOY, "backend", "wcs",
            "the service redirects to the agent portal instead of its expected target"),
         _F("portal-error", POSTDEPLOY, "backend", "portal-user",
@@ -121,6 +127,9 @@ CATALOGUE: dict[str, Fault] = {
            "every tenant of the instance already exists before cook (deployed on an earlier run)"),
         _F("tenants-some-deployed", PREFLIGHT, "tenants", "hobo+authentic",
            "some tenants of the instance already exist before cook (a half-done earlier run)"),
+        _F("wcs-old-location-leftover", PREFLIGHT, "tenants", "wcs",
+           "a w.c.s. tenant of the instance already exists at the old location /var/lib/wcs/<host> "
+           "before cook: the clean slate must see it there"),
     )
 }
 
@@ -182,6 +191,10 @@ def parse_fault(spec: str, instances: list[SandboxInstance]) -> ActiveFault:
         services.append(service)
     if fault.name == "db-missing" and any(s.kind == "wcs" for s in services):
         raise FaultError(f"{spec}: w.c.s. has no shared database; use wcs-database-missing")
+    if fault.name == "schema-name-differs" and any(s.kind == "wcs" for s in services):
+        raise FaultError(f"{spec}: w.c.s. has no schema (one database per tenant); target a Django service")
+    if fault.name.startswith("wcs-old-location") and any(s.kind != "wcs" for s in services):
+        raise FaultError(f"{spec}: only w.c.s. has an old tenant location; target a w.c.s. service")
     return ActiveFault(fault, target, instance.name, tuple(services))
 
 

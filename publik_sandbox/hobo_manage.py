@@ -18,6 +18,7 @@ contents: the create-superuser step carries a password injected at cook time.
 """
 
 import argparse
+import hashlib
 import json
 import os
 import pwd
@@ -284,21 +285,51 @@ def cook(args):
     return 0
 
 
-def list_tenants():
-    base = _path("root", "var", "lib", "hobo", "tenants")
+def manage_name(argv):
+    """Which manage command this is: the stand-in is installed as hobo-manage and as the other Django
+    services' commands (combo-manage, authentic2-multitenant-manage…); only hobo-manage cooks."""
+    name = os.path.basename(argv[0]) if argv else "hobo-manage"
+    return name if name.endswith("-manage") else "hobo-manage"
+
+
+def hostname2schema(host, mapping):
+    """hobo's multitenant rule: TENANT_MAPPING first, else the hostname with `.` and `-` as `_`,
+    names over 63 characters shortened (29 chars, `_`, 4 hex digits of MD5, `_`, the last 28)."""
+    if host in mapping:
+        return mapping[host]
+    schema = host.replace(".", "_").replace("-", "_")
+    if len(schema) > 63:
+        schema = f"{schema[:29]}_{hashlib.md5(schema.encode()).hexdigest()[:4]}_{schema[-28:]}"
+    return schema
+
+
+def list_tenants(name):
+    """`<schema> <hostname>` per tenant directory of this service, as hobo's multitenant list_tenants
+    prints them: read from the tenant directories on disk and the service's settings (its
+    TENANT_MAPPING, here `$ROOT/etc/<service>/tenant-mapping.json`), never from the suite."""
+    lib = name[: -len("-manage")]
+    base = _path("root", "var", "lib", lib, "tenants")
+    try:
+        with open(_path("root", "etc", lib, "tenant-mapping.json"), encoding="utf-8") as fh:
+            mapping = json.load(fh)
+    except (OSError, ValueError):
+        mapping = {}
     for host in sorted(os.listdir(base)) if os.path.isdir(base) else []:
-        print(host.replace(".", "_").replace("-", "_"), host)
+        if not host.startswith(".") and os.path.isdir(os.path.join(base, host)):
+            print(hostname2schema(host, mapping), host)
     return 0
 
 
 def main(argv):
-    log_invocation(argv)
+    name = manage_name(argv)
+    if name == "hobo-manage":  # the log is hobo's: the other services' users may not write it
+        log_invocation(argv)
     command = argv[1] if len(argv) > 1 else "help"
     try:
-        if command == "cook":
+        if command == "cook" and name == "hobo-manage":
             return cook(argv[2:])
         if command == "list_tenants":
-            return list_tenants()
+            return list_tenants(name)
         if command in ("help", "--help", "-h"):
             if argv[2:3] == ["cook"]:
                 print(USAGE, end="")

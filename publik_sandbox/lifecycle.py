@@ -355,8 +355,10 @@ class Sandbox:
             target.chmod(mode)
 
     def _predeploy(self, instances: list[SandboxInstance], active: list[ActiveFault]) -> None:
-        """tenants-*-deployed: the agent deploys those tenants now, as an earlier cook would have."""
-        hosts = hosts_with(active, "tenants-all-deployed") | hosts_with(active, "tenants-some-deployed")
+        """tenants-*-deployed, wcs-old-location-leftover: the agent deploys those tenants now, as an earlier
+        cook would have (the latter at w.c.s.'s old location)."""
+        hosts = (hosts_with(active, "tenants-all-deployed") | hosts_with(active, "tenants-some-deployed")
+                 | hosts_with(active, "wcs-old-location-leftover"))
         if not hosts:
             return
         for instance in instances:

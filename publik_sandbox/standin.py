@@ -1,4 +1,5 @@
-"""Install the `hobo-manage` stand-in (hobo_manage.py) and the directories it writes to.
+"""Install the `hobo-manage` stand-in (hobo_manage.py), also as the other Django services' manage
+commands (for `list_tenants`), and the directories it writes to.
 
 The script runs as the hobo user through sudo, like the real command, so its log and the agent
 queue are owned by hobo; everything else under the state directory stays root's.
@@ -10,6 +11,7 @@ import json
 import shutil
 from pathlib import Path
 
+from publik_acceptance.config.catalogue import SERVICE_KINDS
 from publik_sandbox.config import StatePaths
 
 SCRIPT = Path(__file__).with_name("hobo_manage.py")
@@ -26,10 +28,19 @@ def install(paths: StatePaths, present: bool = True) -> None:
     paths.invocations.chmod(0o644)
     paths.bin.mkdir(parents=True, exist_ok=True)
     paths.bin.chmod(0o755)
-    if present:
-        text = SCRIPT.read_text(encoding="utf-8").replace('"@STATE@"', json.dumps(str(paths.state)))
-        paths.hobo_manage.write_text(text, encoding="utf-8")
-        paths.hobo_manage.chmod(0o755)
+    text = SCRIPT.read_text(encoding="utf-8").replace('"@STATE@"', json.dumps(str(paths.state)))
+    # The same script answers `list_tenants` as each Django service's manage command (it tells them
+    # apart by its name); only hobo-manage cooks, and only it is left out by hobo-manage-missing.
+    for name in manage_commands():
+        if name == paths.hobo_manage.name and not present:
+            continue
+        (paths.bin / name).write_text(text, encoding="utf-8")
+        (paths.bin / name).chmod(0o755)
+
+
+def manage_commands() -> list[str]:
+    """The manage commands installed in `$STATE/bin`: hobo-manage and every Django service's."""
+    return [kind.manage for kind in SERVICE_KINDS.values() if not kind.per_tenant_database]
 
 
 def invocations(paths: StatePaths) -> list[dict]:

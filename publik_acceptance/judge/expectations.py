@@ -61,6 +61,9 @@ def judge_tenant(target: Target, paths: dict[str, PathFacts], site_options: byte
     if other is not None and other.exists and directory is not None and directory.exists:
         evidence += (f"also {other.describe()}: w.c.s.'s old location, ignored while {place} exists",)
     at = f" at {place_name(target, place)}" if place != target.tenant_dir else ""
+    if at:
+        evidence += (f"found at {place_name(target, place)}, not under {target.tenant_dir}: w.c.s. looks "
+                     "there after tenants/ and serves it",)
     if directory is None or not directory.exists:
         return Judgement(State.PENDING, expected, "tenant directory absent",
                          f"check hobo-agent and the {target.kind} deployment logs on {target.server}", evidence)

@@ -72,6 +72,10 @@ PREFLIGHT = {
     "tenants-some-deployed": (lambda r: {t for name in ("hobo", "authentic") for t in (
         per_target(r, name, "test_not_yet_deployed") | frontends(r, name, "test_http_404"))},
         {"test_not_yet_deployed": ["half-deployed"], "test_http_404": ["already answers"]}),
+    "wcs-old-location-leftover": (lambda r: per_target(r, "wcs", "test_not_yet_deployed")
+                                  | frontends(r, "wcs", "test_http_404"),
+                                  {"test_not_yet_deployed": ["/var/lib/wcs/", "(w.c.s.'s old location)"],
+                                   "test_http_404": ["already answers"]}),
 }
 
 POSTDEPLOY = {
@@ -82,6 +86,12 @@ POSTDEPLOY = {
                                | frontends(r, "portal-agent", "test_page"), ["deadline"]),
     "deploy-wrong-owner": (lambda r: per_target(r, "portal-user", "test_tenant_directory"), ["owned by root"]),
     "deploy-schema-missing": (lambda r: per_target(r, "authentic", "test_database"), ["schema absent"]),
+    # Both names: the Plan's and the one authentic's own list_tenants reports (and uses).
+    "schema-name-differs": (lambda r: per_target(r, "authentic", "test_database"),
+                            ["authentic2-multitenant-manage list_tenants", "reports schema old_", "the Plan derives",
+                             "TENANT_MAPPING"]),
+    # w.c.s. still serves a tenant at its old location: found there, nothing fails.
+    "wcs-old-location": (lambda r: set(), []),
     "wcs-database-missing": (lambda r: per_target(r, "wcs", "test_database") | frontends(r, "wcs", "test_page"),
                              ["database"]),
     "wrong-redirect": (lambda r: frontends(r, "wcs", "test_page"), ["302 to"]),

@@ -64,6 +64,9 @@ def test_targets_by_kind_template_hostname_and_instance(instances):
         ("tls-expired:wcs@nowhere", "no instance"),
         ("skeleton-missing:combo", "'wcs' server only"),
         ("db-missing:wcs", "no shared database"),
+        ("schema-name-differs:wcs", "w.c.s. has no schema"),
+        ("wcs-old-location:combo", "only w.c.s. has an old tenant location"),
+        ("wcs-old-location-leftover:hobo", "only w.c.s. has an old tenant location"),
     ],
 )
 def test_bad_specs_say_what_is_valid(instances, spec, message):

@@ -130,3 +130,47 @@ def test_cook_fails_fault_exits_1_after_hobo(state):
     assert result.returncode == 1 and "CommandError" in result.stderr
     assert "create-hobo" in result.stdout and "create-authentic" not in result.stdout
     assert not list((state / "agent" / "queue").iterdir())
+
+
+def as_manage(state: Path, name: str) -> Path:
+    """The stand-in installed under another service's manage command name, as standin.install does."""
+    script = state / "bin" / name
+    script.write_text((state / "bin" / "hobo-manage").read_text())
+    return script
+
+
+def test_list_tenants_reads_the_tenant_directories_of_its_own_service(state):
+    tenants = state / "root" / "var" / "lib" / "authentic2-multitenant" / "tenants"
+    for host in ("connexion-x.example.test", "b.example.test", ".hidden"):
+        (tenants / host).mkdir(parents=True)
+    (tenants / "not-a-tenant.txt").write_text("")
+    (state / "root" / "var" / "lib" / "hobo" / "tenants" / "hobo-x.example.test").mkdir(parents=True)
+    script = as_manage(state, "authentic2-multitenant-manage")
+    result = subprocess.run([sys.executable, "-I", str(script), "list_tenants"], capture_output=True, text=True,
+                            timeout=30, cwd=state)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "b_example_test b.example.test\nconnexion_x_example_test connexion-x.example.test\n"
+    assert run(state, "list_tenants").stdout == "hobo_x_example_test hobo-x.example.test\n"
+
+
+def test_list_tenants_follows_the_services_tenant_mapping_and_long_names(state):
+    long_host = "connexion-preprod-moncompte.communaute-de-communes-du-val-de-loire.example.test"
+    tenants = state / "root" / "var" / "lib" / "combo" / "tenants"
+    for host in ("portail.example.test", long_host):
+        (tenants / host).mkdir(parents=True)
+    settings = state / "root" / "etc" / "combo"
+    settings.mkdir(parents=True)
+    (settings / "tenant-mapping.json").write_text(json.dumps({"portail.example.test": "old_portail"}))
+    script = as_manage(state, "combo-manage")
+    out = subprocess.run([sys.executable, "-I", str(script), "list_tenants"], capture_output=True, text=True,
+                         timeout=30, cwd=state).stdout
+    assert out.splitlines() == [f"connexion_preprod_moncompte_c_08a8_du_val_de_loire_example_test {long_host}",
+                                "old_portail portail.example.test"]
+
+
+def test_only_hobo_manage_cooks(state):
+    script = as_manage(state, "combo-manage")
+    result = subprocess.run([sys.executable, "-I", str(script), "cook", "x.json"], capture_output=True, text=True,
+                            timeout=30, cwd=state)
+    assert result.returncode == 1 and "Unknown command: 'cook'" in result.stderr
+    assert standin.cook_invocations(StatePaths(state)) == []
