@@ -41,6 +41,7 @@ TIMEOUT = 45.0
 MAX_SHOTS = 12  # a platform with many instances: enough to judge, not megabytes of images
 UNPRIVILEGED = "nobody"
 PORTAL = "what users see first"
+LOAD_TIMED_OUT = "Page load timed out"  # what headless Chromium prints when --timeout stopped the page
 FAILED = "its page check failed on this address"
 SAFE_PATH = "/usr/local/bin:/usr/bin:/bin"
 
@@ -147,7 +148,8 @@ def resolver_rules(addresses: dict[str, str]) -> str:
     return ", ".join([*rules, "MAP * ~NOTFOUND"])
 
 
-def command(binary: str, url: str, output: Path, profile: Path, rules: str, pins: list[str]) -> list[str]:
+def command(binary: str, url: str, output: Path, profile: Path, rules: str, pins: list[str],
+            load_timeout: float | None = None) -> list[str]:
     args = [binary, "--headless", "--disable-gpu", "--disable-quic", "--no-first-run",
             "--disable-background-networking", "--disable-component-update", "--disable-sync",
             "--disable-default-apps", "--disable-extensions", "--hide-scrollbars", "--mute-audio",
@@ -155,17 +157,19 @@ def command(binary: str, url: str, output: Path, profile: Path, rules: str, pins
             f"--window-size={WINDOW[0]},{WINDOW[1]}", f"--screenshot={output}"]
     if pins:
         args.append(f"--ignore-certificate-errors-spki-list={','.join(pins)}")
+    if load_timeout is not None:  # a page that never finishes (a hung upstream): shoot what arrived, then stop
+        args.append(f"--timeout={max(1, round(load_timeout * 1000))}")
     return [*args, url]
 
 
 def _shoot(binary: str, target: Target, address: str, port: int, rules: str, pins: list[str],
-           launch: Launch | None = None, why: str = PORTAL) -> Shot:
-    shot = _capture(binary, target, address, port, rules, pins, launch)
+           launch: Launch | None = None, why: str = PORTAL, load_timeout: float | None = None) -> Shot:
+    shot = _capture(binary, target, address, port, rules, pins, launch, load_timeout)
     return replace(shot, why=why)
 
 
 def _capture(binary: str, target: Target, address: str, port: int, rules: str, pins: list[str],
-             launch: Launch | None = None) -> Shot:
+             launch: Launch | None = None, load_timeout: float | None = None) -> Shot:
     url = f"https://{target.hostname}{'' if port == 443 else f':{port}'}/"
     started = time.monotonic()
     launch = launch or Launch()
@@ -173,7 +177,7 @@ def _capture(binary: str, target: Target, address: str, port: int, rules: str, p
         if launch.owner is not None:
             os.chown(tmp, *launch.owner)  # Chromium's home, profile and screenshot: its own
         output = Path(tmp) / "shot.png"
-        args = [*launch.prefix, *command(binary, url, output, Path(tmp) / "profile", rules, pins)]
+        args = [*launch.prefix, *command(binary, url, output, Path(tmp) / "profile", rules, pins, load_timeout)]
         try:
             done = subprocess.run(args, capture_output=True, text=True, timeout=TIMEOUT, check=False, cwd=tmp,
                                   env=environment(Path(tmp)))
@@ -187,7 +191,10 @@ def _capture(binary: str, target: Target, address: str, port: int, rules: str, p
             tail = (done.stderr or "").strip().splitlines()[-1:] or [f"exit {done.returncode}"]
             return Shot(target.id, target.hostname, address, url, None, f"no screenshot: {tail[0][:200]}",
                         time.monotonic() - started)
-        return Shot(target.id, target.hostname, address, url, output.read_bytes(), None, time.monotonic() - started)
+        note = (f"the page had not finished loading after {load_timeout:g} s (http.timeout, as for the checks): "
+                "this is what had arrived" if load_timeout is not None and LOAD_TIMED_OUT in (done.stderr or "")
+                else None)
+        return Shot(target.id, target.hostname, address, url, output.read_bytes(), note, time.monotonic() - started)
 
 
 @dataclass(frozen=True)
@@ -240,7 +247,8 @@ def take(plan: Plan, addresses: dict[str, str], wanted: bool | None, postdeploy_
 
     def shoot(page: Page) -> Shot:
         rules = resolver_rules({**addresses, page.target.hostname: page.address})  # this page's address
-        return _shoot(binary, page.target, page.address, env.http.port, rules, trusted, launch, page.why)
+        return _shoot(binary, page.target, page.address, env.http.port, rules, trusted, launch, page.why,
+                      env.http.timeout)
 
     with ThreadPoolExecutor(max_workers=4) as pool:
         shots = list(pool.map(shoot, chosen))

@@ -364,4 +364,18 @@ def test_a_failed_page_is_captured_at_the_address_it_failed_on(recorder: Path,
     assert f"MAP {combo.hostname} 127.0.0.2," in rules  # this page's failing address, not the first one
     port = plan.environment.http.port
     assert args[-1] == f"https://{combo.hostname}{'' if port == 443 else f':{port}'}/"
+    timeout = f"--timeout={round(plan.environment.http.timeout * 1000)}"
+    assert timeout in args  # a page that never finishes (a hung upstream) costs http.timeout, not 45 s
     assert screenshots.take(plan, addresses, None, False, []).status == "not run"  # nothing failed, no postdeploy
+
+
+def test_a_page_that_never_finishes_loading_is_shot_as_it_stands_and_said_so(recorder: Path) -> None:
+    recorder.write_text(RECORDER + 'echo "[0:0:ERROR:headless_command_handler.cc] Page load timed out." >&2\n')
+    target = next(t for t in load_plan(CORPUS_ENV).targets if t.kind == "combo")
+    launch = screenshots.launcher()
+    assert isinstance(launch, screenshots.Launch), launch
+    rules = screenshots.resolver_rules({target.hostname: "127.0.0.1"})
+    shot = screenshots._shoot(str(recorder), target, "127.0.0.1", 443, rules, [], launch, screenshots.FAILED, 2.5)
+    assert shot.png is not None and "--timeout=2500" in record(shot.png)[2]
+    assert shot.error == ("the page had not finished loading after 2.5 s (http.timeout, as for the checks): "
+                          "this is what had arrived")
