@@ -142,6 +142,29 @@ def test_host_refuses_an_unknown_host_key_like_the_suite(rig: Rig, tmp_path: Pat
     assert "Traceback" not in run.failed[name] and "RemoteError" not in run.failed[name], run.failed[name]
 
 
+SLOW_PREFLIGHT = '''
+import pytest
+
+
+@pytest.mark.role("hobo")
+def test_site_slow_command(host) -> None:
+    assert host.run("sleep 30").succeeded
+'''
+
+
+def test_a_site_command_is_bounded_by_the_command_timeout(rig: Rig, tmp_path: Path) -> None:
+    """A command of `host` ends at ssh.command_timeout like ours, and fails with the pool's own message."""
+    rig.up()
+    site = _site(tmp_path, preflight={"test_site_slow.py": SLOW_PREFLIGHT})
+    env_file = variant(_env(rig, tmp_path, site), tmp_path, ssh={"command_timeout": 2})
+    run = run_suite(env_file, "--phase", "preflight", "-k", "test_site_slow_command", tmp=tmp_path, timeout=60)
+    name = "test_site_slow_command[hobo|root@127.0.0.15]"
+    assert set(run.failed) == {name}, run.describe() + run.output[-3000:]
+    message = run.failed[name]
+    assert "command did not finish within 2 s" in message and "sleep 30" in message, message
+    assert "Traceback" not in message and "RemoteError" not in message, message
+
+
 def test_a_site_postdeploy_check_runs_after_the_cook(rig: Rig, tmp_path: Path) -> None:
     rig.up()
     site = _with_examples(_site(tmp_path), "preflight", "postdeploy")
