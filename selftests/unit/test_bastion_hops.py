@@ -8,6 +8,7 @@ The same through the sandbox's OpenSSH bastion: selftests/integration/test_basti
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import sys
 import threading
@@ -39,10 +40,11 @@ def _pump(source: socket.socket | paramiko.Channel, sink: socket.socket | parami
     try:
         while data := source.recv(65536):
             sink.sendall(data)
-    except OSError:
-        pass
+    except (OSError, EOFError, paramiko.SSHException):
+        pass  # the other side went away: the end of the relay
     finally:
-        sink.close()
+        with contextlib.suppress(OSError, EOFError, paramiko.SSHException):
+            sink.close()
 
 
 class _Interface(paramiko.ServerInterface):
@@ -263,3 +265,22 @@ def test_a_proxycommand_that_does_not_start(tmp_path: Path, servers: dict[str, F
         pool.run("hobo", "true")
     assert "ProxyCommand `/nonexistent/connect app 22` did not start" in str(refused.value), refused.value
     assert refused.value.hopeless
+
+
+def test_trust_on_first_use_pins_and_lists_the_bastions_keys(tmp_path: Path, servers: dict[str, FakeSsh]) -> None:
+    _pool(tmp_path, servers, TWO_BASTIONS, known=())  # writes the files; accept is set below
+    data = yaml.safe_load((tmp_path / "environment.yml").read_text())
+    data["ssh"]["unknown_host_keys"] = "accept"
+    (tmp_path / "environment.yml").write_text(yaml.safe_dump(data))
+    pool = SshPool(load_environment(tmp_path / "environment.yml"))
+    try:
+        pool.run("hobo", "true")
+    finally:
+        pool.close()
+    listed = sorted(pool.accepted_host_keys())
+    p = {n: s.port for n, s in servers.items()}
+    assert listed == sorted([
+        f"database, hobo 127.0.0.1:{p['app']} ecdsa-sha2-nistp256 {servers['app'].host_key.fingerprint}",
+        f"bastion jump1 127.0.0.1:{p['jump1']} ecdsa-sha2-nistp256 {servers['jump1'].host_key.fingerprint}",
+        f"bastion jump2 127.0.0.1:{p['jump2']} ecdsa-sha2-nistp256 {servers['jump2'].host_key.fingerprint}",
+    ])

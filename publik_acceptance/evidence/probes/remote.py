@@ -9,8 +9,10 @@ changed key is always refused.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import socket
+import subprocess
 import threading
 import time
 from collections import Counter
@@ -86,6 +88,22 @@ class _RecordingAcceptPolicy(paramiko.MissingHostKeyPolicy):
             self.pins[hostname] = pinned or PinnedKey(hostname, key)
             self.accepted[hostname] = self.pins[hostname].description
         client.get_host_keys().add(hostname, key.get_name(), key)
+
+
+class _ProxyCommand(paramiko.ProxyCommand):
+    """paramiko's ProxyCommand, reaped when closed (paramiko only signals it, leaving a zombie and its pipes)."""
+
+    def close(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            super().close()
+        try:
+            self.process.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=2)
+        for pipe in (self.process.stdin, self.process.stdout, self.process.stderr):
+            if pipe is not None:
+                pipe.close()
 
 
 @dataclass
@@ -176,7 +194,7 @@ class SshPool:
                 self._clients[key] = client
             return client
 
-    def _way_to(self, route: Route, count: int, where: str) -> paramiko.Channel | paramiko.ProxyCommand | None:
+    def _way_to(self, route: Route, count: int, where: str) -> paramiko.Channel | _ProxyCommand | None:
         """What carries the connection to hop `count`: a channel through the bastion before it, the
         ProxyCommand (first hop), or None (a plain TCP connection)."""
         hop = route.hops[count - 1]
@@ -199,7 +217,7 @@ class SshPool:
                                   f"within {timeout:g} s ({exc or type(exc).__name__})") from None
         if route.proxy_command:
             try:
-                return paramiko.ProxyCommand(route.proxy_command)
+                return _ProxyCommand(route.proxy_command)
             except (OSError, paramiko.SSHException) as exc:
                 raise RemoteError(f"{where}: ProxyCommand `{route.proxy_command}` did not start ({exc}): fix it in "
                                   f"{self.env.ssh.config}", hopeless=True) from None
