@@ -70,6 +70,11 @@ def where_things_stand(plan: Plan, pool: SshPool, prober: Prober, env_name: str)
         standing = look(plan, pool, prober)
     except Exception as exc:
         return f"where things stand: could not look at the tenants ({exc})"
+    return describe(plan, standing, env_name)
+
+
+def describe(plan: Plan, standing: Standing, env_name: str) -> str:
+    """What exists now (`standing`), then what to do: postdeploy, --resume, or the clean-up by hand."""
     total = len(plan.targets)
     lines = [f"where things stand: {len(standing.present)} of {total} tenant(s) exist now"]
     if standing.present:
