@@ -71,14 +71,16 @@ def _pytest(c: Context, env: str, phase: str, *extra: str) -> None:
         raise Exit(code=result.exited if result is not None else 1)
 
 
-def _cook_args(ticket: str, yes: bool, dry_run: bool, break_lock: bool = False) -> list[str]:
+def _cook_args(ticket: str, yes: bool, dry_run: bool, break_lock: bool = False, resume: bool = False) -> list[str]:
     return [*(["--ticket", ticket] if ticket else []), *(["--yes"] if yes else []),
-            *(["--dry-run"] if dry_run else []), *(["--break-lock"] if break_lock else [])]
+            *(["--dry-run"] if dry_run else []), *(["--break-lock"] if break_lock else []),
+            *(["--resume"] if resume else [])]
 
 
 _COOK_HELP = {"env": "environment name or path", "ticket": "change ticket reference (required on protected platforms)",
               "yes": "confirm a protected platform without asking", "dry_run": "everything but the cook itself",
-              "break_lock": "break a stale cook lock (its SSH session and cook are gone); never a live one"}
+              "break_lock": "break a stale cook lock (its SSH session and cook are gone); never a live one",
+              "resume": "cook again over this recipe's tenants already there (a partial or earlier deployment)"}
 
 
 @task(help={"env": "environment name or path"})
@@ -89,9 +91,9 @@ def preflight(c: Context, env: str) -> None:
 
 @task(help=_COOK_HELP)
 def cook(c: Context, env: str, ticket: str = "", yes: bool = False, dry_run: bool = False,
-         break_lock: bool = False) -> None:
+         break_lock: bool = False, resume: bool = False) -> None:
     """Preflight, then the cook if the gate opens (no postdeploy)."""
-    _pytest(c, env, "deploy", *_cook_args(ticket, yes, dry_run, break_lock))
+    _pytest(c, env, "deploy", *_cook_args(ticket, yes, dry_run, break_lock, resume))
 
 
 @task(help={"env": "environment name or path"})
@@ -102,9 +104,9 @@ def postdeploy(c: Context, env: str) -> None:
 
 @task(help=_COOK_HELP)
 def deploy(c: Context, env: str, ticket: str = "", yes: bool = False, dry_run: bool = False,
-           break_lock: bool = False) -> None:
+           break_lock: bool = False, resume: bool = False) -> None:
     """The whole runbook: preflight → cook (gated) → postdeploy, one report."""
-    _pytest(c, env, "all", *_cook_args(ticket, yes, dry_run, break_lock))
+    _pytest(c, env, "all", *_cook_args(ticket, yes, dry_run, break_lock, resume))
 
 
 ns = Collection(plan, doctor, render, preflight, cook, postdeploy, deploy)
