@@ -78,8 +78,9 @@ def _step(label: str, value: str, detail: str = "") -> str:
 def blocking_list(blocking: tuple[tuple[str, str, str], ...]) -> str:
     """What closed the gate: failures in full; checks skipped because of them, folded."""
     def item(test: str, outcome: str, reason: str) -> str:
-        return (f"<li><code>{esc(test)}</code> {esc(outcome)}: {esc(reason)} "
-                f'<a href="#{anchor(test)}">(its evidence)</a></li>')
+        # A failure's evidence is in the list of checks (shown once, there); a skipped check has none.
+        link = f' <a href="#{anchor(test)}">(its evidence)</a>' if outcome != "skipped" else ""
+        return f"<li><code>{esc(test)}</code> {esc(outcome)}: {esc(reason)}{link}</li>"
 
     failed = [b for b in blocking if b[1] != "skipped"]
     skipped = [b for b in blocking if b[1] == "skipped"]

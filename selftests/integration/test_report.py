@@ -277,6 +277,10 @@ def test_a_closed_gate_shows_in_the_verdict_with_its_failing_checks(rig: Rig, tm
         f"test_tls[authentic|{authentic.host}|{a}]" for a in rig.frontends}, run.console[-4000:]
     assert "gate closed" in run.console
     assert_counts_agree(run)
+    # each failure's line in the verdict box links to its evidence, shown once, in the list of checks
+    links = re.findall(r'href="#(pa-check-[0-9a-f]{16})"', box)
+    extras = "".join(e["content"] for rows in run.blob()["tests"].values() for row in rows for e in row["extras"])
+    assert len(links) == len(rig.frontends) and all(extras.count(f'id="{link}"') == 1 for link in links), links
 
 
 @pytest.fixture(scope="module")

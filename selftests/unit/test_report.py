@@ -240,8 +240,10 @@ def test_a_failure_s_evidence_appears_once() -> None:
 
 
 def test_the_gate_s_blocking_list_links_to_each_check_s_evidence() -> None:
-    out = page.blocking_list((("test_tls[combo|a.test|192.0.2.10]", "failed", "expired"),))
+    out = page.blocking_list((("test_tls[combo|a.test|192.0.2.10]", "failed", "expired"),
+                              ("test_http_404[combo|a.test|192.0.2.10]", "skipped", "not checked: see test_tls")))
     assert f'href="#{render.anchor("test_tls[combo|a.test|192.0.2.10]")}"' in out
+    assert out.count("href=") == 1  # a skipped check has no evidence to link to
     assert render.anchor("<x>\"'") .startswith("pa-check-") and re.fullmatch(r"pa-check-[0-9a-f]{16}",
                                                                                render.anchor("<x>\"'"))
 
