@@ -36,6 +36,16 @@ def test_site_marker_file(host) -> None:
     assert host.file(path).exists, f"{path} is missing on the w.c.s. server: run the site's preparation first"
 '''
 
+# A postdeploy check that does not ask for `deployment`: still not run when the cook did not run.
+AFTER_THE_COOK = '''
+import pytest
+
+
+@pytest.mark.role("hobo")
+def test_site_after_the_cook(host) -> None:
+    assert False, "a site postdeploy check ran although the cook did not"
+'''
+
 
 def _site(tmp: Path, preflight: dict[str, str] | None = None, postdeploy: dict[str, str] | None = None) -> Path:
     """A site folder with the given check files (name → text); the examples when none are given."""
@@ -93,9 +103,12 @@ def test_a_site_preflight_check_using_host_passes_and_shows_in_the_report(rig: R
 
 def test_a_failing_site_preflight_check_closes_the_gate(rig: Rig, tmp_path: Path) -> None:
     rig.up()
-    site = _site(tmp_path, preflight={"test_site_marker.py": FAILING_PREFLIGHT})
+    site = _site(tmp_path, preflight={"test_site_marker.py": FAILING_PREFLIGHT},
+                 postdeploy={"test_site_after.py": AFTER_THE_COOK})
     run = run_suite(_env(rig, tmp_path, site), "--phase", "all", tmp=tmp_path)
     name = f"test_site_marker_file[{WCS}]"
+    after = "test_site_after_the_cook[hobo|root@127.0.0.15]"
+    assert run.skipped.get(after, "").startswith("not run: the cook not run"), run.describe()  # as ours are
     assert set(run.failed) == {name}, run.describe() + run.output[-3000:]
     assert run.exit_code == 1  # as when one of our own preflight checks fails
     assert rig.sandbox.cook_invocations() == [], "a failed site preflight check let the cook run"
