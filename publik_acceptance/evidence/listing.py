@@ -71,7 +71,7 @@ def listing_for(target: Target, facts: ServerFacts) -> TenantListing | None:
     return parse_listing(target.server, answer) if answer is not None else None
 
 
-@lru_cache(maxsize=64)  # one answer serves every tenant of the service on that server
+@lru_cache(maxsize=16)  # one answer serves every tenant of the service on that server (this round)
 def parse_listing(role: str, facts: CommandFacts) -> TenantListing:
     """The answer of one `list_tenants` run (the command's stderr is merged into its output)."""
     output = facts.output
