@@ -105,3 +105,24 @@ def test_doctor_shows_the_path_through_the_bastion(behind: Sandbox) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"✓ ssh      root@{servers}:22 (role hobo) via bastion root@{bastion}:22: logged in" in done.stdout, \
         done.stdout
+
+
+def test_a_proxycommand_through_the_bastion(behind: Sandbox, tmp_path: Path) -> None:
+    """The classic form, `ProxyCommand ssh -W %h:%p bastion`, with OpenSSH's own client (verifying the
+    bastion's key itself): the pool connects through it and still verifies the servers' key."""
+    servers, bastion = _addresses(behind)
+    env = load_environment(behind.env_file)
+    assert env.ssh.known_hosts is not None
+    key = behind.paths.ssh / "bastion" / "id_ed25519"
+    (tmp_path / "ssh_config").write_text(
+        f"Host {servers}\n"
+        f"    ProxyCommand /usr/bin/ssh -F /dev/null -o BatchMode=yes -o StrictHostKeyChecking=yes "
+        f"-o UserKnownHostsFile={env.ssh.known_hosts} -o ConnectTimeout=5 -i {key} -W %h:%p root@{bastion}\n")
+    pool = SshPool(replace(env, ssh=replace(env.ssh, config=tmp_path / "ssh_config")))
+    try:
+        assert pool.run("hobo", "id -un").stdout == "root\n"
+        assert pool.describe("hobo").startswith(f"root@{servers}:22 (role hobo) via ProxyCommand `/usr/bin/ssh ")
+        assert f"-W {servers}:22 root@{bastion}`" in pool.describe("hobo")
+    finally:
+        pool.close()
+    assert dict(pool.stats.connections) == {f"root@{servers}:22": 1}
