@@ -52,6 +52,7 @@ class Cook:
     sink: LineSink = print
     operator: str = field(default_factory=lambda: f"{getpass.getuser()}@{socket.gethostname()}")
     break_lock: bool = False
+    already_there: tuple[str, ...] = ()  # --resume: tenants (target ids) the gate accepted, cooked again
     result: CookResult = field(default_factory=lambda: CookResult(status="failed"))
     # Why the lock must stay (a cook or a recipe possibly left on the server); None when settled.
     _unsettled: str | None = None
@@ -80,6 +81,9 @@ class Cook:
                 self._dry_run(result)
                 return result
             token = self._lock(result)
+            if self.already_there:
+                self._say(result, f"--resume: cooking again over {len(self.already_there)} tenant(s) already "
+                                  f"there (cook is get-or-create): {', '.join(self.already_there)}")
             try:
                 self._upload_skeletons(result)
                 for instance in self.plan.environment.instances:

@@ -210,6 +210,7 @@ def test_resume_cooks_again_over_tenants_already_there(rig: Rig, tmp_path: Path)
     summary = json.loads(next((tmp_path / "reports").glob("*.json")).read_text())
     assert "--resume: 2 tenant(s) already there" in summary["gate_detail"], summary["gate_detail"]
     assert all(target_id(rig, name) in summary["gate_detail"] for name in ("hobo", "authentic"))
+    assert "--resume: cooking again over 2 tenant(s) already there" in run.output  # the cook's log says it too
 
 
 def test_resume_still_refuses_what_is_not_a_tenant_of_this_recipe(rig: Rig, tmp_path: Path) -> None:

@@ -42,12 +42,8 @@ def test_cook(plan: Plan, run: RunContext, pytestconfig: pytest.Config) -> None:
     def sink(line: str) -> None:
         run.say(f"cook {line}")
 
-    if gate.already_there:
-        sink(f"--resume: cooking again over {len(gate.already_there)} tenant(s) already there: "
-             f"{', '.join(gate.already_there)}")
-
     cook = Cook(plan, run.pool, ticket=ticket, dry_run=dry_run, sink=sink,
-                break_lock=pytestconfig.getoption("publik_break_lock"))
+                break_lock=pytestconfig.getoption("publik_break_lock"), already_there=tuple(gate.already_there))
     try:
         run.cook = cook.run()
     except KeyboardInterrupt:  # Ctrl-C or SIGTERM: the cook cleaned up; the report says it was interrupted
