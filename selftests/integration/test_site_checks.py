@@ -134,6 +134,23 @@ def test_a_site_preflight_check_left_out_by_paths_keeps_the_gate_closed(rig: Rig
                        f"test_site_wcs_directory_not_world_writable[{WCS}]": "not collected"}, not_run
 
 
+def test_host_rides_on_the_runs_own_connection(rig: Rig, tmp_path: Path) -> None:
+    """No connection of its own: the pool's one connection per server carries our commands and the Host's."""
+    rig.up()
+    env = load_environment(_env(rig, tmp_path, _site(tmp_path)))
+    pool = SshPool(env)
+    try:
+        assert pool.run("hobo", "true").ok
+        host = SuiteHosts(env, pool).get("wcs")
+        assert host.user("wcs").exists and not host.user("no-such-user-here").exists
+        assert host.file(env.server_path("/var/lib/wcs/skeletons")).user == "wcs"
+        assert host.check_output("echo %s", "a b; c") == "a b; c"  # arguments quoted, never shell code
+        assert dict(pool.stats.connections) == {"root@127.0.0.15:22": 1}, pool.stats.connections
+        assert pool.stats.commands["root@127.0.0.15:22"] >= 5
+    finally:
+        pool.close()
+
+
 def test_host_refuses_an_unknown_host_key_like_the_suite(rig: Rig, tmp_path: Path) -> None:
     rig.up("ssh-host-key-unknown")
     env_file = _env(rig, tmp_path, _with_examples(_site(tmp_path), "preflight"))
