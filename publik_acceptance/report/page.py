@@ -66,8 +66,8 @@ padding:2px 6px;text-align:left;vertical-align:top} .pa-table th{background:#f6f
 .pa-ok{color:#2e7d32} .pa-bad{color:#c62828} .pa-muted{color:#999} .pa-fp{font-size:10px}
 """
 
-STEP_STATE = {"open": "ok", "closed": "bad", "ran": "ok", "dry-run": "none", "failed": "bad", "not run": "none",
-              "passed": "ok"}
+STEP_STATE = {"open": "ok", "closed": "bad", "ran": "ok", "timed out waiting": "ok", "dry-run": "none", "failed": "bad",
+              "not run": "none", "passed": "ok"}
 
 
 def _step(label: str, value: str, detail: str = "") -> str:

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from publik_acceptance.config.secrets import redact
+from publik_acceptance.deploy.result import COOKED
 from publik_acceptance.evidence.log import Evidence
 from publik_acceptance.evidence.probes.http import REPORTED_HEADERS
 from publik_acceptance.judge.waiting import polls
@@ -240,7 +241,8 @@ def wait(title: str, data: dict[str, Any]) -> str:
 
 def cook(title: str, data: dict[str, Any]) -> str:
     pairs = [
-        ("status", _yes(data.get("status") in ("ran", "dry-run"), str(data.get("status")), str(data.get("status")))),
+        # A cook that gave up waiting handed over like one that ran: postdeploy decides (deploy/result.py).
+        ("status", _yes(data.get("status") in (*COOKED, "dry-run"), str(data.get("status")), str(data.get("status")))),
         ("exit code", esc(data.get("exit_status") if data.get("exit_status") is not None else "—")),
         ("duration", esc(seconds(data.get("duration")))),
         ("message", esc(data.get("message"))),
