@@ -21,6 +21,7 @@ from publik_acceptance.config.environment import ServiceSettings, load_environme
 from publik_acceptance.config.errors import ConfigError
 from publik_acceptance.evidence.probes.remote import SshPool
 from publik_acceptance.evidence.testinfra_host import SuiteBackend, login_user, role_for, sudo_prefix
+from publik_acceptance.judge.gate import Gate, GateEntry
 from publik_acceptance.pytest_plugin import SUITE_DIR, phase_of
 from publik_acceptance.report.junit import _phase
 
@@ -79,6 +80,18 @@ def test_junit_reads_the_phase_from_the_folder() -> None:
     assert _phase("site_checks.postdeploy.test_site_x") == "postdeploy"
     assert _phase("preflight.test_site_x") == "preflight"  # a site folder outside the project
     assert _phase("test_site_x") == "other"
+
+
+def test_the_gate_names_a_plain_asserts_message_not_the_tracebacks_first_line() -> None:
+    message = "/srv/site is missing on the w.c.s. server: run the site's preparation first"
+    try:
+        raise AssertionError(message + "\nassert False")
+    except AssertionError as exc:
+        longrepr = pytest.ExceptionInfo.from_exception(exc).getrepr()
+    gate = Gate(())
+    gate.record(pytest.TestReport("preflight/test_site_x.py::test_site_x[wcs|a]", ("x.py", 1, "test_site_x"), {},
+                                  "failed", longrepr, "call"))
+    assert gate.blocking == [GateEntry("test_site_x[wcs|a]", "failed", message)]
 
 
 def _environment(tmp: Path, **changes: object) -> Path:
