@@ -112,7 +112,7 @@ def verdict_box(verdict: RunVerdict, info: RunInfo) -> str:
     body = f'<div class="pa-steps">{"".join(steps)}</div>'
     if verdict.blocking and "preflight" in info.phases:
         body += blocking_list(verdict.blocking)
-    if verdict.cook == "failed" and verdict.cook_message:
+    if verdict.cook in ("failed", "timed out waiting") and verdict.cook_message:  # a wait given up: for which service
         body += f'<p class="pa-counts">Cook: {esc(verdict.cook_message)}</p>'
     if verdict.not_run and "preflight" in info.phases:
         items = "".join(f"<li><code>{esc(t)}</code> {esc(r)}</li>" for t, r in verdict.not_run)

@@ -191,6 +191,9 @@ def test_cook_exit_is_not_the_verdict(rig: Rig, tmp_path: Path, fault: str) -> N
     assert run.exit_code == (1 if expected(rig) else 0)
     summary = json.loads(next((tmp_path / "reports").glob("*.json")).read_text())
     assert summary["cook"] == ("timed out waiting" if fault == "cook-times-out-waiting" else "ran"), summary
+    if fault == "cook-times-out-waiting":  # the report says which service cook gave up waiting for
+        page = next((tmp_path / "reports").glob("*.html")).read_text()
+        assert f"timeout waiting for {rig.service('wcs').url}" in page
     assert not lock_path(rig).exists()
 
 
