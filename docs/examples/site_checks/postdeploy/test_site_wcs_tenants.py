@@ -1,6 +1,7 @@
 """An example of a site's own postdeploy check, once per w.c.s. Target: copy it into
-site_checks/postdeploy/. It runs after the cook (and waits for the deployment like ours, through
-`deployment`); with `target`, `host` is the server holding that Target's tenant.
+site_checks/postdeploy/. It runs once the deployment has settled after the cook, like ours
+(`deployment` is that settled state, for checks that want to read it); with `target`, `host` is the
+server holding that Target's tenant, and `report(column=…)` gives it a column of the per-service table.
 """
 
 from __future__ import annotations
