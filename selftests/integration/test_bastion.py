@@ -126,3 +126,20 @@ def test_a_proxycommand_through_the_bastion(behind: Sandbox, tmp_path: Path) -> 
     finally:
         pool.close()
     assert dict(pool.stats.connections) == {f"root@{servers}:22": 1}
+
+
+def test_a_forward_the_bastion_refuses_is_hopeless_and_named(behind: Sandbox) -> None:
+    """The bastion forwards to the servers' sshd only (PermitOpen): another port is refused by the bastion,
+    said so, and not waited for."""
+    servers, bastion = _addresses(behind)
+    env = load_environment(behind.env_file)
+    elsewhere = {role: replace(server, port=2222) for role, server in env.servers.items()}
+    pool = SshPool(replace(env, servers=elsewhere))
+    try:
+        with pytest.raises(RemoteError) as refused:
+            pool.run("hobo", "true")
+    finally:
+        pool.close()
+    assert str(refused.value).startswith(f"ssh root@{servers}:2222: bastion root@{bastion}:22 could not open a "
+                                         f"connection to {servers}:2222 (Administratively prohibited)"), refused.value
+    assert refused.value.hopeless
