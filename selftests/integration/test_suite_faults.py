@@ -79,10 +79,11 @@ PREFLIGHT = {
 }
 
 POSTDEPLOY = {
-    "deploy-never": (lambda r: per_target(r, "passerelle", "test_tenant_directory", "test_database")
+    "deploy-never": (lambda r: per_target(r, "passerelle", "test_tenant_directory", "test_database", "test_theme")
                      | frontends(r, "passerelle", "test_page"), ["still"]),
     "deploy-late": (lambda r: set(), []),
-    "deploy-beyond-deadline": (lambda r: per_target(r, "portal-agent", "test_tenant_directory", "test_database")
+    "deploy-beyond-deadline": (lambda r: per_target(r, "portal-agent", "test_tenant_directory", "test_database",
+                                                         "test_theme")
                                | frontends(r, "portal-agent", "test_page"), ["deadline"]),
     "deploy-wrong-owner": (lambda r: per_target(r, "portal-user", "test_tenant_directory"), ["owned by root"]),
     "deploy-schema-missing": (lambda r: per_target(r, "authentic", "test_database"), ["schema absent"]),
