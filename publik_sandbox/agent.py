@@ -36,6 +36,7 @@ from pathlib import Path
 
 from publik_acceptance.config.catalogue import SERVICE_KINDS, WCS_DEPLOYING_HOSTNAME
 from publik_acceptance.config.naming import django_schema_name, hostname, wcs_database_name
+from publik_sandbox.saml_deploy import Federation
 
 
 class DeployError(Exception):
@@ -51,6 +52,7 @@ class Agent:
         self.events = state / "agent" / "events.jsonl"
         self._lock = threading.Lock()
         self._host_locks: dict[str, threading.Lock] = {}
+        self.federation = Federation(self.root, self.runtime, self.event)
 
     # -- plumbing ---------------------------------------------------------------------------------
     def event(self, event: str, **fields: object) -> None:
@@ -173,6 +175,7 @@ class Agent:
         owner = self.owner(kind, host, faults)
         if tenant.is_dir():
             self.write(tenant / "hobo.json", self.hobo_json(entry, message), owner)
+            self.federation.federate(entry, message, faults, tenant, owner)
             return "updated"
         error = None
         if host not in faults.get("deploy-schema-missing", ()):
@@ -186,6 +189,7 @@ class Agent:
             except Exception as exc:
                 error = f"schema not created in database {database!r}: {exc}"
         tenant = self.make_tenant(kind, host, faults)
+        self.federation.federate(entry, message, faults, tenant, owner)  # before hobo.json: the tenant's last file
         self.write(tenant / "hobo.json", self.hobo_json(entry, message), owner)
         if error:
             raise DeployError(error)
@@ -226,6 +230,8 @@ class Agent:
         owner = self.owner("wcs", host, faults)
         if tenant.is_dir():
             self.write(tenant / "hobo.json", self.hobo_json(entry, message), owner)
+            self.federation.federate(entry, message, faults, tenant, owner)
+            self.federation.fetch_idp_metadata(entry, message, faults, tenant, owner)  # a re-deploy fetches again
             return "updated"
         tenant = self.make_tenant("wcs", host, faults)
         options = configparser.ConfigParser(interpolation=None)
@@ -254,6 +260,8 @@ class Agent:
                     self.create_database(createdb, dbname)
                 except Exception as exc:  # w.c.s. reports it on stderr and goes on
                     error = f"database {dbname} not created: {type(exc).__name__}: {exc}"
+        self.federation.federate(entry, message, faults, tenant, owner)
+        self.federation.fetch_idp_metadata(entry, message, faults, tenant, owner)
         pck = {k: v for k, v in config.items() if k != "postgresql"}
         if postgresql:
             pck["postgresql"] = postgresql

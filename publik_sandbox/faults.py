@@ -122,6 +122,19 @@ CATALOGUE: dict[str, Fault] = {
            "the service's hobo.json carries another theme (publik-legacy) than the recipe's set-theme"),
         _F("wcs-site-options-lost", POSTDEPLOY, "agent", "wcs",
            "the w.c.s. tenant's site-options.cfg lacks the skeleton's options (deployed without them)"),
+        # -- SAML federation (issue 12) ----------------------------------------------------------
+        _F("saml-sp-unknown", POSTDEPLOY, "agent", "passerelle",
+           "the service is deployed but never registered with the IdP: authentic answers its unknown-provider "
+           "page to the service's authentication request"),
+        _F("saml-idp-metadata-race", POSTDEPLOY, "agent", "wcs",
+           "authentic's metadata is unreachable while w.c.s. deploys: w.c.s. logs 'failed to get metadata URL', "
+           "writes its tenant without an IdP, and its /login/ never reaches authentic"),
+        _F("saml-sp-metadata-wrong-host", POSTDEPLOY, "agent", "fargo",
+           "the service is deployed with SP metadata naming another host (autre-site.<domain>): entityID, "
+           "assertion consumer and logout URLs, and so its authentication requests' Issuer"),
+        _F("saml-superuser-password-wrong", POSTDEPLOY, "agent", "authentic",
+           "the superuser exists in authentic with another password than the instance's superuser_password: "
+           "the IdP refuses the login"),
         # -- pre-existing tenants ----------------------------------------------------------------
         _F("tenants-all-deployed", PREFLIGHT, "tenants", "all",
            "every tenant of the instance already exists before cook (deployed on an earlier run)"),
@@ -195,6 +208,13 @@ def parse_fault(spec: str, instances: list[SandboxInstance]) -> ActiveFault:
         raise FaultError(f"{spec}: w.c.s. has no schema (one database per tenant); target a Django service")
     if fault.name.startswith("wcs-old-location") and any(s.kind != "wcs" for s in services):
         raise FaultError(f"{spec}: only w.c.s. has an old tenant location; target a w.c.s. service")
+    if fault.name == "saml-idp-metadata-race" and any(s.kind != "wcs" for s in services):
+        raise FaultError(f"{spec}: only w.c.s. fetches the IdP metadata at deploy; target a w.c.s. service")
+    if fault.name == "saml-superuser-password-wrong" and any(s.kind != "authentic" for s in services):
+        raise FaultError(f"{spec}: the superuser's password lives in authentic; target the authentic service")
+    if fault.name in ("saml-sp-unknown", "saml-sp-metadata-wrong-host") and any(
+            s.kind == "authentic" for s in services):
+        raise FaultError(f"{spec}: authentic is the IdP, not a service provider; target another service")
     return ActiveFault(fault, target, instance.name, tuple(services))
 
 

@@ -247,7 +247,7 @@ class Sandbox:
         services = [s for i in instances for s in i.services]
         certs = pki.build_pki(paths.pki, config.zone, hostnames, active)
         self._write_json(paths.faults, [a.to_json() for a in active], mode=0o644)
-        self._write_runtime()
+        self._write_runtime(instances)
         self._make_root_tree()
 
         conf = dnsmasq.write_config(paths.dns, config.zone, net, dnsmasq.records(hostnames, net, active),
@@ -299,7 +299,7 @@ class Sandbox:
         argv = [sys.executable, "-m", f"publik_sandbox.{name}", str(self.paths.state)]
         return procs.start(name, argv, self.paths.run, self.paths.log, env=env, cwd=REPO_ROOT)
 
-    def _write_runtime(self) -> None:
+    def _write_runtime(self, instances: list[SandboxInstance]) -> None:
         config, paths, net = self.config, self.paths, self.config.network
         runtime = {
             "root": str(paths.root),
@@ -312,6 +312,14 @@ class Sandbox:
             "deploy_delay": list(config.deploy_delay),
             "late_delay": config.late_delay,
             "beyond_delay": config.beyond_delay,
+            # SAML: each instance's superuser (recipe's create-superuser email; the password is the secret
+            # the suite holds), by the authentic host whose deployment creates it.
+            "saml": {
+                "superusers": {s.host: i.superuser_email for i in instances for s in i.services
+                               if s.kind == "authentic" and i.superuser_email},
+                "superuser_password_file": str(paths.superuser_password),
+                "idp_wait": max(config.late_delay, 2.0),
+            },
         }
         if config.latency_ms:
             hidden = config.frontend_listen()

@@ -53,6 +53,7 @@ class SandboxInstance:
     name: str
     recipe: Path
     services: tuple[Service, ...]
+    superuser_email: str | None = None  # the recipe's create-superuser email (the IdP's superuser)
 
     @property
     def hostnames(self) -> list[str]:
@@ -104,6 +105,17 @@ def services_of(recipe: dict) -> tuple[Service, ...]:
     return tuple(services)
 
 
+def superuser_email_of(recipe: dict) -> str | None:
+    """The create-superuser step's email (hobo's default `admin@localhost` when it has none), or None."""
+    variables = dict(recipe.get("variables", {}))
+    for step in recipe.get("steps", []):
+        ((action, params),) = step.items()
+        if action == "create-superuser":
+            email = (params or {}).get("email") or "admin@localhost"
+            return string.Template(email).substitute(variables) if isinstance(email, str) else None
+    return None
+
+
 def write_recipes(config: SandboxConfig, recipes_dir: Path, write: bool = True) -> list[SandboxInstance]:
     """One recipe per instance under `recipes_dir`; returns what each one will create.
 
@@ -120,5 +132,6 @@ def write_recipes(config: SandboxConfig, recipes_dir: Path, write: bool = True) 
         if write:
             path.write_text(json.dumps(recipe, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
             path.chmod(0o644)
-        instances.append(SandboxInstance(name=name, recipe=path, services=services_of(recipe)))
+        instances.append(SandboxInstance(name=name, recipe=path, services=services_of(recipe),
+                                         superuser_email=superuser_email_of(recipe)))
     return instances

@@ -1,8 +1,8 @@
 #!/bin/sh
-# Debian packages the sandbox, the self-tests and the benchmark (dig, openssl, curl, ssh; ip for the sandbox's bastion) need. Installs only what is missing; needs root
+# Debian packages the sandbox, the self-tests and the benchmark (dig, openssl, curl, ssh; ip for the sandbox's bastion; python3-lasso for its SAML federation) need. Installs only what is missing; needs root
 # for that (a non-root user is told what to install). Safe to run again.
 set -eu
-PACKAGES="nginx dnsmasq-base openssh-server openssh-client sudo postgresql-15 postgresql-client-15 curl dnsutils openssl iproute2"
+PACKAGES="nginx dnsmasq-base openssh-server openssh-client sudo postgresql-15 postgresql-client-15 curl dnsutils openssl iproute2 python3-lasso"
 missing=""
 for pkg in $PACKAGES; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing="$missing $pkg"
