@@ -18,6 +18,7 @@ from publik_acceptance.config.environment import Environment
 from publik_acceptance.config.secrets import secret_problem, secret_refs
 from publik_acceptance.deploy.shell import failure
 from publik_acceptance.evidence.probes import dns as dns_probe
+from publik_acceptance.evidence.probes.privilege import privilege
 from publik_acceptance.evidence.probes.remote import RemoteError, SshPool
 from publik_acceptance.plan import Plan
 
@@ -104,7 +105,6 @@ def _needs(plan: Plan) -> dict[str, list[tuple[str, str]]]:
 
 def servers(plan: Plan, pool: SshPool) -> Iterator[Finding]:
     """SSH login with verified host keys, then the sudo rights and tools the run uses on each server."""
-    env = plan.environment
     for role, users in sorted(_needs(plan).items()):
         where = pool.describe(role)
         try:
@@ -113,11 +113,11 @@ def servers(plan: Plan, pool: SshPool) -> Iterator[Finding]:
             yield Finding("ssh", where, MISSING, str(exc), "fix SSH access to this server (servers:, ssh:)")
             continue
         yield Finding("ssh", where, OK, "logged in, host key verified")
-        login = env.servers[role].user
+        login = privilege(pool, role)
         for user, why in users:
-            if login == user or (login == "root"):
+            prefix = login.as_user(user)
+            if not prefix:
                 continue
-            prefix = "sudo -n " if user == "root" else f"sudo -n -u {shlex.quote(user)} "
             subject = f"{where}: sudo as {user}"
             try:
                 done = pool.run(role, f"{prefix}true")
@@ -128,7 +128,7 @@ def servers(plan: Plan, pool: SshPool) -> Iterator[Finding]:
                 yield Finding("ssh", subject, OK, why)
             else:
                 yield Finding("ssh", subject, MISSING, f"needed for {why}: {failure(done)}",
-                              f"allow {login} to run any command as {user} without a password (sudoers NOPASSWD: "
+                              f"allow {login.login} to run any command as {user} without a password (sudoers NOPASSWD: "
                               "ALL for that user: the lock, the uploads and the cook's clean-up run shell scripts)")
         tools = sorted({t for kind, wanted in SERVER_TOOLS.items() if _role_has(plan, role, kind) for t in wanted})
         if tools:

@@ -26,7 +26,6 @@ from publik_acceptance.config.recipe import render_for_cook
 from publik_acceptance.config.secrets import redact
 from publik_acceptance.deploy.lock import CookLock, holder_record
 from publik_acceptance.deploy.result import FAILED, TIMED_OUT_WAITING, CookRefused, CookResult, classify, combine
-from publik_acceptance.deploy.shell import as_root
 from publik_acceptance.deploy.uploads import (
     recipe_dir,
     remove_recipe_dir,
@@ -37,6 +36,7 @@ from publik_acceptance.deploy.uploads import (
     write_recipe,
 )
 from publik_acceptance.deploy.wrapper import MARKER, await_end, run_wrapped
+from publik_acceptance.evidence.probes.privilege import Privilege, privilege
 from publik_acceptance.evidence.probes.remote import RemoteError, RemoteResult, SshPool
 from publik_acceptance.plan import Plan
 
@@ -128,9 +128,14 @@ class Cook:
                               "was tried)")
         return self.pool.run("hobo", command, stdin=stdin, timeout=timeout, on_line=on_line, hold_stdin=hold_stdin)
 
+    @property
+    def _hobo(self) -> Privilege:
+        """The hobo server's SSH login (after ssh_config): who needs sudo to act as root or as the cook user."""
+        return privilege(self.pool, "hobo")
+
     # -- lock -----------------------------------------------------------------------------------
     def _platform_lock(self) -> CookLock:
-        return CookLock(self.env.cook.lock_file, as_root(self.env), self._remote, self.break_lock)
+        return CookLock(self.env.cook.lock_file, self._hobo.root, self._remote, self.break_lock)
 
     def _lock(self, result: CookResult) -> str:
         token = self._token = secrets.token_hex(8)
@@ -192,10 +197,10 @@ class Cook:
         recipe = self.plan.recipes[instance]
         password = self.plan.instance(instance).superuser_password.resolve() if recipe.has_superuser() else None
         document = render_for_cook(recipe, password).encode()
-        directory = recipe_dir(self._remote, self.env, instance, token)
+        directory = recipe_dir(self._remote, self.env, self._hobo, instance, token)
         path = f"{directory}/recipe.json"
         try:
-            write_recipe(self._remote, self.env, path, document)
+            write_recipe(self._remote, self.env, self._hobo, path, document)
             result.actions.append(f"uploaded recipe {path} (private directory 0700 and file 0600, owner "
                                   f"{self.env.cook.user})")
             self._run(instance, directory, path, token, result)
@@ -204,7 +209,7 @@ class Cook:
 
     def _remove(self, directory: str, result: CookResult) -> None:
         try:
-            removed = remove_recipe_dir(self._remote, self.env, directory)
+            removed = remove_recipe_dir(self._remote, self.env, self._hobo, directory)
         except RemoteError as exc:
             self._say(result, f"WARNING: could not remove {directory} (the recipe in it holds the superuser "
                               f"password): {exc}")
@@ -230,7 +235,7 @@ class Cook:
             self._say(result, f"{'!' if stream == 'stderr' else '|'} {line}")
 
         try:
-            run = run_wrapped(self._remote, self.env, token, directory, command, echo)
+            run = run_wrapped(self._remote, self.env, self._hobo, token, directory, command, echo)
         except KeyboardInterrupt:
             self._say(result, "interrupted: the cook's SSH channel is closed, the remote wrapper stops the cook")
             self._settle(token, result)
@@ -254,7 +259,7 @@ class Cook:
     def _settle(self, token: str, result: CookResult, reconnect: bool = False) -> None:
         """Make sure no process of this cook is left before the lock may go; otherwise say why it stays."""
         try:
-            ended = await_end(self._remote, token, as_root(self.env))
+            ended = await_end(self._remote, token, self._hobo.root)
         except RemoteError as exc:
             if reconnect:
                 self._offline = True

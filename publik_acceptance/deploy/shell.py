@@ -11,7 +11,6 @@ import shlex
 import unicodedata
 from collections.abc import Callable
 
-from publik_acceptance.config.environment import Environment
 from publik_acceptance.config.secrets import redact
 from publik_acceptance.evidence.probes.remote import RemoteResult
 
@@ -23,16 +22,6 @@ VALUE_LIMIT = 120  # characters of one value from a server we show
 def script(prefix: str, text: str, *args: str, name: str = "sh") -> str:
     """`sh -c SCRIPT NAME ARGS…`: values go in as positional arguments, never into the script text."""
     return f"{prefix}sh -c {shlex.quote(text)} " + " ".join(shlex.quote(a) for a in (name, *args))
-
-
-def as_root(env: Environment, role: str = "hobo") -> str:
-    """The prefix that runs a command as root on `role`: nothing when its login user is root."""
-    return "" if env.servers[role].user == "root" else "sudo -n "
-
-
-def as_user(env: Environment, user: str, role: str = "hobo") -> str:
-    """The prefix that runs a command as `user` on `role`: nothing when it is the login user."""
-    return "" if env.servers[role].user == user else f"sudo -n -u {shlex.quote(user)} "
 
 
 def clean(text: str, limit: int = VALUE_LIMIT) -> str:

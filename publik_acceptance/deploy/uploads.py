@@ -14,9 +14,10 @@ import shlex
 from publik_acceptance.config.catalogue import SERVICE_KINDS
 from publik_acceptance.config.environment import Environment
 from publik_acceptance.deploy.result import CookRefused
-from publik_acceptance.deploy.shell import Remote, as_user, failure, script
+from publik_acceptance.deploy.shell import Remote, failure, script
 from publik_acceptance.deploy.skeleton import render_for_environment
 from publik_acceptance.deploy.wrapper import MARKER
+from publik_acceptance.evidence.probes.privilege import Privilege, privilege
 from publik_acceptance.evidence.probes.remote import SshPool
 from publik_acceptance.plan import Plan
 
@@ -70,7 +71,7 @@ def wcs_user(env: Environment) -> str:
 def upload_skeleton(pool: SshPool, env: Environment, role: str, path: str, data: bytes, digest: str) -> bool:
     """Write `data` (sha256 `digest`) to `path` on `role` as the w.c.s. user; False when it is already there."""
     owner = wcs_user(env)
-    as_owner = as_user(env, owner, role)
+    as_owner = privilege(pool, role).as_user(owner)
     check = pool.run(role, f"{as_owner}sha256sum -- {shlex.quote(path)} 2>/dev/null || true")
     if check.stdout.split()[:1] == [digest]:
         return False
@@ -81,11 +82,12 @@ def upload_skeleton(pool: SshPool, env: Environment, role: str, path: str, data:
     return True
 
 
-def recipe_dir(remote: Remote, env: Environment, instance: str, token: str) -> str:
-    """A new private directory of the cook user in cook.upload_dir, its name carrying the cook's marker."""
+def recipe_dir(remote: Remote, env: Environment, login: Privilege, instance: str, token: str) -> str:
+    """A new private directory of the cook user in cook.upload_dir, its name carrying the cook's marker
+    (`login`: the hobo server's SSH login)."""
     upload_dir = env.cook.upload_dir.rstrip("/") or "/"
     label = re.sub(r"[^A-Za-z0-9_-]", "_", instance)[:40]  # a readable name, never a path or a pattern
-    made = remote(script(as_user(env, env.cook.user), _RECIPE_DIR, upload_dir, f"{MARKER}{token}-{label}"))
+    made = remote(script(login.as_user(env.cook.user), _RECIPE_DIR, upload_dir, f"{MARKER}{token}-{label}"))
     path = made.stdout.strip()
     expected = f"{upload_dir.rstrip('/')}/{MARKER}{token}-"
     if made.exit_status != 0 or not path.startswith(expected) or "\n" in path or ".." in path:
@@ -94,15 +96,15 @@ def recipe_dir(remote: Remote, env: Environment, instance: str, token: str) -> s
     return path
 
 
-def write_recipe(remote: Remote, env: Environment, path: str, document: bytes) -> None:
+def write_recipe(remote: Remote, env: Environment, login: Privilege, path: str, document: bytes) -> None:
     """The recipe at `path` in its private directory, as the cook user, never over an existing file, checked."""
-    write = remote(script(as_user(env, env.cook.user), _RECIPE_WRITE, path, hashlib.sha256(document).hexdigest()),
+    write = remote(script(login.as_user(env.cook.user), _RECIPE_WRITE, path, hashlib.sha256(document).hexdigest()),
                    stdin=document)
     if write.exit_status != 0:
         raise CookRefused(f"could not write the recipe to {path} as {env.cook.user}: {failure(write)}")
 
 
-def remove_recipe_dir(remote: Remote, env: Environment, directory: str) -> bool:
+def remove_recipe_dir(remote: Remote, env: Environment, login: Privilege, directory: str) -> bool:
     """Remove the recipe's directory as the cook user: True once it no longer exists."""
-    done = remote(script(as_user(env, env.cook.user), _RECIPE_REMOVE, directory))
+    done = remote(script(login.as_user(env.cook.user), _RECIPE_REMOVE, directory))
     return done.exit_status == 0

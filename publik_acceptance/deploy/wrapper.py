@@ -13,7 +13,8 @@ import math
 from collections.abc import Callable
 
 from publik_acceptance.config.environment import Environment
-from publik_acceptance.deploy.shell import Remote, as_root, as_user, script
+from publik_acceptance.deploy.shell import Remote, script
+from publik_acceptance.evidence.probes.privilege import Privilege
 from publik_acceptance.evidence.probes.remote import RemoteResult
 
 KILL_GRACE = 10  # seconds between TERM and KILL
@@ -76,13 +77,14 @@ exit "$status"
 """.replace("@GRACE@", str(KILL_GRACE))
 
 
-def run_wrapped(remote: Remote, env: Environment, token: str, directory: str, command: str,
+def run_wrapped(remote: Remote, env: Environment, login: Privilege, token: str, directory: str, command: str,
                 on_line: Callable[[str, str], None]) -> RemoteResult:
-    """Run the cook `command` under the wrapper, its output to `on_line`, the SSH channel held. The wrapper's
-    limit is the cook's hard timeout (cook.timeout + cook.kill_margin): cook's own --timeout ends it first."""
+    """Run the cook `command` under the wrapper (as the hobo server's SSH `login`), its output to `on_line`, the
+    SSH channel held. The wrapper's limit is the cook's hard timeout (cook.timeout + cook.kill_margin): cook's
+    own --timeout ends it first."""
     limit = env.cook.hard_timeout
-    sudo_root = "1" if as_root(env) else ""
-    cook_user = env.cook.user if as_user(env, env.cook.user) else ""
+    sudo_root = "1" if login.sudo_for_root else ""
+    cook_user = env.cook.user if login.needs_sudo_as(env.cook.user) else ""
     return remote(script("", _WRAPPER, directory, str(math.ceil(limit)), command, sudo_root, cook_user,
                          name=f"{MARKER}{token}"),
                   timeout=limit + KILL_GRACE + 15, on_line=on_line, hold_stdin=True)

@@ -18,6 +18,7 @@ from publik_acceptance.evidence.probes.facts import (
     listing,
     path_facts,
 )
+from publik_acceptance.evidence.probes.privilege import privilege
 from publik_acceptance.evidence.probes.remote import RemoteError, SshPool
 from publik_acceptance.plan import Target
 
@@ -90,8 +91,7 @@ def gather(env: Environment, pool: SshPool, prober: Prober, questions: Questions
         started = time.monotonic()
         roles_here = by_endpoint[label]
         facts = ServerFacts(label, tuple(roles_here))
-        user = env.servers[roles_here[0]].user or pool.endpoint(roles_here[0]).user
-        batch = Batch(sudo=user != "root")
+        batch = Batch(sudo=privilege(pool, roles_here[0]).sudo_for_root)
         for role in roles_here:
             for path in questions.stats.get(role, ()):
                 batch.stat(path)

@@ -21,20 +21,10 @@ from publik_acceptance.config.catalogue import SERVICE_KINDS
 from publik_acceptance.config.environment import Environment
 from publik_acceptance.config.secrets import redact
 from publik_acceptance.evidence import log as evidence_log
+from publik_acceptance.evidence.probes.privilege import privilege
 from publik_acceptance.evidence.probes.remote import SshPool
 
 OUTPUT_SHOWN = 2000  # characters of a command's output kept as evidence (the report shows as many)
-
-
-def login_user(env: Environment, pool: SshPool, role: str) -> str | None:
-    """Who the SSH login of `role` is: servers.<role>.ssh's user, else ssh_config's (as the facts decide)."""
-    return env.servers[role].user or pool.endpoint(role).user
-
-
-def sudo_prefix(user: str | None) -> str:
-    """Commands of a non-root login run through `sudo -n` (never a password prompt that would hang the
-    check), as the suite's own file facts do (evidence/servers.py); root's run as they are."""
-    return "" if user == "root" else "sudo -n "
 
 
 def role_for(env: Environment, name: str) -> str | None:
@@ -95,8 +85,8 @@ class SuiteHosts:
         self.pool.client(role)
         with self._lock:
             if role not in self._hosts:
-                sudo = sudo_prefix(login_user(self.env, self.pool, role)) != ""
-                backend = SuiteBackend(self.pool, role, sudo)
+                # A non-root login runs commands through `sudo -n`, as the suite's own file facts do.
+                backend = SuiteBackend(self.pool, role, privilege(self.pool, role).sudo_for_root)
                 host = testinfra.host.Host(backend)
                 backend.set_host(host)
                 self._hosts[role] = host

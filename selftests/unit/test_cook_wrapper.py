@@ -14,19 +14,20 @@ from pathlib import Path
 from publik_acceptance.config.environment import Environment, load_environment
 from publik_acceptance.deploy.shell import Remote
 from publik_acceptance.deploy.wrapper import MARKER, await_end, run_wrapped
+from publik_acceptance.evidence.probes.privilege import Privilege
 from publik_acceptance.evidence.probes.remote import RemoteResult
 
 TOKEN = f"unit{os.getpid()}"
+ME = subprocess.run(["id", "-un"], capture_output=True, text=True, check=True).stdout.strip()
 
 
 def _environment(limit: float) -> Environment:
     """preprod, its hobo login and cook user this host's own user: the wrapper runs without sudo; the
     wrapper's hard limit (cook.timeout + cook.kill_margin) `limit` seconds."""
     env = load_environment("preprod")
-    me = subprocess.run(["id", "-un"], capture_output=True, text=True, check=True).stdout.strip()
-    hobo = dataclasses.replace(env.servers["hobo"], user=me)
+    hobo = dataclasses.replace(env.servers["hobo"], user=ME)
     return dataclasses.replace(env, servers={**env.servers, "hobo": hobo},
-                               cook=dataclasses.replace(env.cook, user=me, timeout=limit / 2, kill_margin=limit / 2))
+                               cook=dataclasses.replace(env.cook, user=ME, timeout=limit / 2, kill_margin=limit / 2))
 
 
 def _local(gone_after: float | None = None) -> Remote:
@@ -63,7 +64,7 @@ def _recipe_dir(tmp_path: Path) -> Path:
 def test_the_cook_status_and_output_pass_through_and_the_recipe_goes(tmp_path: Path) -> None:
     directory = _recipe_dir(tmp_path)
     lines: list[str] = []
-    run = run_wrapped(_local(), _environment(30), TOKEN, str(directory), "echo cooking; exit 3",
+    run = run_wrapped(_local(), _environment(30), Privilege(ME), TOKEN, str(directory), "echo cooking; exit 3",
                       lambda stream, line: lines.append(line))
     assert run.exit_status == 3 and "cooking" in run.stdout
     assert "publik-acceptance: recipe removed" in run.stderr and not directory.exists()
@@ -72,7 +73,7 @@ def test_the_cook_status_and_output_pass_through_and_the_recipe_goes(tmp_path: P
 def test_the_cook_stops_when_the_suite_goes_away(tmp_path: Path) -> None:
     directory = _recipe_dir(tmp_path)
     started = time.monotonic()
-    run = run_wrapped(_local(gone_after=1.0), _environment(60), TOKEN, str(directory), "sleep 60",
+    run = run_wrapped(_local(gone_after=1.0), _environment(60), Privilege(ME), TOKEN, str(directory), "sleep 60",
                       lambda stream, line: None)
     assert time.monotonic() - started < 15, "the cook outlived the suite's channel"
     assert "the suite went away: stopping the cook" in run.stderr and not directory.exists()
@@ -81,5 +82,6 @@ def test_the_cook_stops_when_the_suite_goes_away(tmp_path: Path) -> None:
 
 def test_the_time_limit_stops_the_cook(tmp_path: Path) -> None:
     directory = _recipe_dir(tmp_path)
-    run = run_wrapped(_local(), _environment(1), TOKEN, str(directory), "sleep 60", lambda stream, line: None)
+    run = run_wrapped(_local(), _environment(1), Privilege(ME), TOKEN, str(directory), "sleep 60",
+                      lambda stream, line: None)
     assert run.exit_status == 124 and not directory.exists()

@@ -21,6 +21,7 @@ from publik_acceptance.evidence.probes.postgres import (
     login_command,
     refused_names,
 )
+from publik_acceptance.evidence.probes.privilege import Privilege
 
 FRAGMENTS = ("wcs", "\n", "\r", "'", '"', "\\", "\\! touch /tmp/pwned", "CREATE ROLE pwned SUPERUSER;",
              "';DROP DATABASE postgres;--", ":'pa_db0'", " host=evil", "\x00", "\u2028", "$(id)", "`id`", "é")
@@ -74,20 +75,27 @@ def test_the_login_command_carries_values_only_as_quoted_environment_assignments
     for value in PRINTABLE:
         params = {"user": value, "database": value, "host": "db.example.org", "port": "5432",
                   "password": "pw-" + value}
-        command = login_command("wcs", params)
+        command = login_command("wcs", params, Privilege("admin"))
         argv = shlex.split(command)
-        assert argv[:8] == ["sudo", "-n", "-u", "wcs", "--", "env", "-i", f"PGHOST={params['host']}"]
+        assert argv[:7] == ["sudo", "-n", "-u", "wcs", "env", "-i", f"PGHOST={params['host']}"]
         assert f"PGUSER={value}" in argv and f"PGDATABASE={value}" in argv
         assert argv[-3:-1] == ["sh", "-c"] and argv[-1] == postgres._LOGIN_SHELL
         assert "pw-" + value not in command, "the password must travel on stdin only"
         assert "PGPASSWORD=" not in " ".join(argv[:-1])
 
 
+def test_the_login_command_runs_as_is_when_the_login_is_the_service_user() -> None:
+    """A login that already is the w.c.s. user needs no sudo right (and may well have none)."""
+    params = {"user": "wcs", "host": "db.example.org"}
+    assert shlex.split(login_command("wcs", params, Privilege("wcs")))[:3] == ["env", "-i", "PGHOST=db.example.org"]
+    assert shlex.split(login_command("wcs", params, Privilege("root")))[:5] == ["sudo", "-n", "-u", "wcs", "env"]
+
+
 def test_the_login_shell_line_is_fixed_and_never_names_a_value() -> None:
     assert "PGPASSWORD" in postgres._LOGIN_SHELL and "read -r" in postgres._LOGIN_SHELL
     assert postgres.LOGIN_QUERY in shlex.split(postgres._LOGIN_SHELL.split("-c ", 1)[1])[0]
     with pytest.raises(ValueError):
-        login_command("wcs; id", {"user": "wcs"})
+        login_command("wcs; id", {"user": "wcs"}, Privilege("root"))
 
 
 def test_the_catalogue_script_is_the_same_text_whatever_the_names() -> None:

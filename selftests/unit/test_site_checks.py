@@ -19,8 +19,9 @@ import yaml
 
 from publik_acceptance.config.environment import ServiceSettings, load_environment
 from publik_acceptance.config.errors import ConfigError
+from publik_acceptance.evidence.probes.privilege import privilege
 from publik_acceptance.evidence.probes.remote import SshPool
-from publik_acceptance.evidence.testinfra_host import SuiteBackend, login_user, role_for, sudo_prefix
+from publik_acceptance.evidence.testinfra_host import SuiteBackend, role_for
 from publik_acceptance.judge.gate import Gate, GateEntry
 from publik_acceptance.pytest_plugin import SUITE_DIR, phase_of
 from publik_acceptance.report.junit import _phase
@@ -44,8 +45,7 @@ def test_a_role_is_a_server_role_or_a_service_kind(env) -> None:
 
 def test_non_root_logins_run_commands_through_sudo_n(env) -> None:
     pool = SshPool(env)
-    assert login_user(env, pool, "hobo") == "admin"
-    assert sudo_prefix("admin") == "sudo -n " and sudo_prefix(None) == "sudo -n " and sudo_prefix("root") == ""
+    assert privilege(pool, "hobo").login == "admin" and privilege(pool, "hobo").sudo_for_root
 
 
 def test_host_commands_are_quoted_and_never_wait_on_a_sudo_password(env) -> None:

@@ -28,6 +28,7 @@ from typing import Any
 
 from publik_acceptance.config.environment import Environment
 from publik_acceptance.config.secrets import REGISTRY, redact
+from publik_acceptance.evidence.probes.privilege import Privilege, privilege
 from publik_acceptance.evidence.probes.remote import RemoteError, SshPool
 
 _TAG = "pa|"
@@ -245,8 +246,9 @@ def parse_psql(output: str, facts: DatabaseFacts, variables: dict[str, str]) -> 
     facts.databases = frozenset(databases)
 
 
-def login_command(service_user: str, params: dict[str, str]) -> str:
-    """psql as the w.c.s. service user with the login in PG* variables (shell-quoted, validated first).
+def login_command(service_user: str, params: dict[str, str], login: Privilege) -> str:
+    """psql as the w.c.s. service user with the login in PG* variables (shell-quoted, validated first);
+    through `sudo -n -u` unless the SSH `login` already is that user.
 
     `env -i` keeps the operator's own PG* settings out; the password is read from stdin by the
     fixed shell line, so it is on no command line (`ps`) and in no output.
@@ -256,7 +258,7 @@ def login_command(service_user: str, params: dict[str, str]) -> str:
     names = {"host": "PGHOST", "port": "PGPORT", "user": "PGUSER", "database": "PGDATABASE"}
     assigns = [f"{names[key]}={shlex.quote(params[key])}" for key in names if key in params]
     assigns += [f"PATH={_LOGIN_PATH}", f"PGCONNECT_TIMEOUT={CONNECT_TIMEOUT}", "PGAPPNAME=publik-acceptance"]
-    return (f"sudo -n -u {shlex.quote(service_user)} -- env -i {' '.join(assigns)} "
+    return (f"{login.as_user(service_user)}env -i {' '.join(assigns)} "
             f"sh -c {shlex.quote(_LOGIN_SHELL)}")
 
 
@@ -326,7 +328,7 @@ def _login_over_ssh(pool: SshPool, site: LoginSite, params: dict[str, str], logi
     via = f"psql as {site.user} on {pool.describe(site.role)}"
     login = LoginFacts(login.user, login.host, login.port, login.database, ok=False, via=via)
     try:
-        command = login_command(site.user, params)
+        command = login_command(site.user, params, privilege(pool, site.role))
     except ValueError as exc:
         return login.failed(f"services.wcs.owner: {exc}")
     password = params.get("password")
