@@ -278,6 +278,11 @@ class PostdeploySettings:
     poll_interval: float = field(default=5.0, metadata=doc("seconds between polls of what is not ready yet"))
     first_poll: float = field(default=0.5, metadata=doc("the first re-poll comes sooner"))
     stable_polls: int = field(default=3, metadata=doc("a wrong state seen this many polls in a row fails early"))
+    login: bool = field(
+        default=True,
+        metadata=doc("log in for real as each instance's superuser (create-superuser email,\n"
+                     "superuser_password) through authentic, then log out;\nfalse where the superuser must not log in"),
+    )
 
 
 DEFAULT_RUN_DEADLINE = 3600.0
@@ -801,6 +806,7 @@ def _postdeploy(node: Node) -> PostdeploySettings:
         poll_interval=s.get("poll_interval").number(0.05, 3600),
         first_poll=s.get("first_poll").number(0.01, 3600),
         stable_polls=s.get("stable_polls").int(1, 100),
+        login=s.get("login").bool(),
     )
 
 

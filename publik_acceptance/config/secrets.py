@@ -84,9 +84,17 @@ def _jinja_escape(text: str) -> str:
             .replace("'", "&#39;").replace('"', "&#34;"))
 
 
+def _form_urlencoded(secret: str) -> str:
+    """The secret as a browser sends it in a form's POST body (application/x-www-form-urlencoded, WHATWG URL
+    standard): it keeps `*` and encodes `~`, where Python's quote_plus does the reverse; a login form sends
+    the password this way."""
+    return "".join(chr(b) if chr(b).isascii() and (chr(b).isalnum() or chr(b) in "*-._") else
+                   "+" if b == 0x20 else f"%{b:02X}" for b in secret.encode("utf-8"))
+
+
 def _text_forms(secret: str) -> set[str]:
     raw = secret.encode("utf-8")
-    url = {quote(secret, safe=""), quote(secret), quote_plus(secret)}
+    url = {quote(secret, safe=""), quote(secret), quote_plus(secret), _form_urlencoded(secret)}
     url |= {re.sub(r"%[0-9A-F]{2}", lambda m: m.group().lower(), u) for u in url}  # lower-case hex encoders
     json_forms = {json.dumps(secret, ensure_ascii=False)[1:-1], json.dumps(secret)[1:-1]}
     forms = {secret, *url, *json_forms}

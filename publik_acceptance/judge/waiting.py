@@ -7,7 +7,9 @@ from publik_acceptance.judge.expectations import State
 from publik_acceptance.judge.postdeploy import Item, Outcome
 
 ASPECT_TITLES = {"tenant": "tenant directory", "database": "database", "page": "page or redirect",
-                 "theme": "theme", "site-options": "w.c.s. site options"}
+                 "theme": "theme", "site-options": "w.c.s. site options", "idp-metadata": "IdP metadata",
+                 "sp-metadata": "SP metadata", "login-redirect": "login redirect through the IdP",
+                 "backoffice-redirect": "back-office login redirect through the IdP", "login": "real login"}
 
 
 def polls(n: int) -> str:

@@ -21,8 +21,8 @@ from publik_acceptance.pytest_plugin import PHASES
 MARKER = "report"
 KEYWORDS = {
     "column": "its column in the report's per-service table (one cell per Target)",
-    "wait": "the postdeploy aspect it concludes (tenant, database, page, theme, site-options): the report shows "
-            "that wait's polls",
+    "wait": "the postdeploy aspect it concludes (tenant, database, page, theme, site-options, idp-metadata, "
+            "sp-metadata, login-redirect, backoffice-redirect, login): the report shows that wait's polls",
     "cook_log": "True on the check that runs the cook: its report shows the cook's log, or why it did not run",
 }
 
@@ -76,5 +76,8 @@ def declared(item: pytest.Item) -> Declared:
         target, address = frontend.target, frontend.address
     marker = item.get_closest_marker(MARKER)
     kwargs = marker.kwargs if marker is not None else {}
+    wait = kwargs.get("wait")
+    # A parameter may name its own wait (a w.c.s. login entry: its /login/ or its back office).
+    wait = next((w for w in (getattr(v, "report_wait", None) for v in params.values()) if isinstance(w, str)), wait)
     return Declared(phase=phase, target=target if isinstance(target, Target) else None, address=address,
-                    column=kwargs.get("column"), wait=kwargs.get("wait"), cook_log=kwargs.get("cook_log", False))
+                    column=kwargs.get("column"), wait=wait, cook_log=kwargs.get("cook_log", False))

@@ -130,3 +130,25 @@ def test_a_secret_long_enough_is_registered(monkeypatch: pytest.MonkeyPatch) -> 
     assert SecretRef("env", "PUBLIK_LONG_ENOUGH", "env.yml: x").resolve() == value
     assert value in REGISTRY.values()
     assert redact(f"password={value}") == f"password={MASK}"
+
+
+# A browser's form body (WHATWG urlencoded) keeps `*` and encodes `~`: Python's quote_plus does the reverse,
+# so this secret's form-body spelling is none of the others. The login posts the password in such a body.
+FORM_SECRET = "tilde~star*space here-1234"
+
+
+def _browser_form_body(secret: str) -> str:
+    spelled = "".join(c if c.isascii() and (c.isalnum() or c in "*-._") else "+" if c == " " else
+                      "".join(f"%{b:02X}" for b in c.encode()) for c in secret)
+    return f"csrfmiddlewaretoken=Xy12&username=admin%40example.test&password={spelled}&login-password-submit="
+
+
+def test_a_login_form_body_is_masked_and_found(tmp_path: Path) -> None:
+    REGISTRY.add(FORM_SECRET)
+    body = _browser_form_body(FORM_SECRET)
+    assert "tilde%7Estar*space+here-1234" in body  # the spelling under test
+    assert FORM_SECRET not in redact(body) and "tilde%7Estar*space+here-1234" not in redact(body)
+    for spelled in (body, urlencode({"password": FORM_SECRET}), body.replace("%7E", "%7e")):
+        leaked = tmp_path / f"trace-{len(list(tmp_path.iterdir()))}.txt"
+        leaked.write_text(f"POST https://connexion.example.test/login/ body: {spelled}", encoding="utf-8")
+        assert [leak.path for leak in redaction.scan([leaked], [FORM_SECRET])] == [leaked]

@@ -54,6 +54,10 @@ class HttpExchange:
     elapsed: float = 0.0
     truncated: bool = False  # the body was longer than MAX_BODY: only its start is kept
     notes: tuple[str, ...] = ()  # what was worked around (a cut body, an unknown charset)
+    # Each Set-Cookie header as sent (`headers` joins repeated headers with ", ", which an Expires breaks).
+    # Never shown: summary() and the reports print no cookie.
+    set_cookies: tuple[str, ...] = ()
+    method: str = "GET"
 
     @property
     def location(self) -> str | None:
@@ -74,8 +78,8 @@ class HttpExchange:
 
     def summary(self) -> str:
         if self.status is None:
-            return f"GET {self.url} via {self.address}: {self.error}"
-        line = f"GET {self.url} via {self.address}: {self.status} {self.reason}"
+            return f"{self.method} {self.url} via {self.address}: {self.error}"
+        line = f"{self.method} {self.url} via {self.address}: {self.status} {self.reason}"
         if self.location:
             line += f" → {self.location}"
         if self.notes:
@@ -257,8 +261,10 @@ class _DeadlineReader(io.RawIOBase):
 
 
 def get(url: str, address: str, port: int, context: ssl.SSLContext, timeout: float,
-        connections: Connections | None = None) -> HttpExchange:
-    """One GET, not followed, over a verified connection to `address` (fresh, or kept alive in
+        connections: Connections | None = None, *, method: str = "GET", body: bytes | None = None,
+        headers: dict[str, str] | None = None) -> HttpExchange:
+    """One request (a GET unless `method` says otherwise, with `body` and extra `headers`: a form's
+    POST, cookies), not followed, over a verified connection to `address` (fresh, or kept alive in
     `connections` from an earlier request to the same hostname and address); `timeout` bounds the
     whole request: connect, TLS handshake, request and response.
 
@@ -277,21 +283,21 @@ def get(url: str, address: str, port: int, context: ssl.SSLContext, timeout: flo
         assert isinstance(connection.sock, DeadlineSocket)  # as get() set it up before giving it to `connections`
         connection.sock.deadline = deadline
         try:
-            response, body = _exchange(connection, path, keep_alive=True)
+            response, answer = _exchange(connection, path, True, method, body, headers)
         except TimeoutError:
             connection.close()
-            return _timed_out(url, address, tls, timeout, started)
+            return _timed_out(url, address, tls, timeout, started, method)
         except (OSError, http.client.HTTPException):
             connection.close()  # closed by the server while idle: start afresh, as browsers do
         else:
             assert connections is not None
             connections.reused += 1
-            return _answer(url, address, tls, connection, response, body, started, connections, key)
+            return _answer(url, address, tls, connection, response, answer, started, connections, key, method)
     tls, sock = handshake(host, address, port, context, deadline - time.monotonic())
     if sock is None:
         kind = tls.error_kind if tls.error_kind in ("connect", "timeout") else "tls"
         return HttpExchange(url, address, tls=tls, error_kind=kind, error=tls.error,
-                            elapsed=time.monotonic() - started)
+                            elapsed=time.monotonic() - started, method=method)
     if connections is not None:
         connections.opened += 1
     # Passing our context also spares http.client building a default one (~15 ms each).
@@ -299,36 +305,39 @@ def get(url: str, address: str, port: int, context: ssl.SSLContext, timeout: flo
     connection.sock = DeadlineSocket(sock, deadline)
     connection.auto_open = 0  # never reconnect by itself (it would resolve through the system's DNS)
     try:
-        response, body = _exchange(connection, path, keep_alive=connections is not None)
+        response, answer = _exchange(connection, path, connections is not None, method, body, headers)
     except TimeoutError:
         connection.close()
-        return _timed_out(url, address, tls, timeout, started)
+        return _timed_out(url, address, tls, timeout, started, method)
     except (OSError, http.client.HTTPException) as exc:
         connection.close()
         return HttpExchange(url, address, tls=tls, error_kind="http",
                             error=f"HTTP exchange failed: {exc.__class__.__name__}: {exc}",
-                            elapsed=time.monotonic() - started)
-    return _answer(url, address, tls, connection, response, body, started, connections, key)
+                            elapsed=time.monotonic() - started, method=method)
+    return _answer(url, address, tls, connection, response, answer, started, connections, key, method)
 
 
-def _timed_out(url: str, address: str, tls: TlsEvidence, timeout: float, started: float) -> HttpExchange:
+def _timed_out(url: str, address: str, tls: TlsEvidence, timeout: float, started: float,
+               method: str = "GET") -> HttpExchange:
     return HttpExchange(url, address, tls=tls, error_kind="timeout",
                         error=f"no HTTP response within {timeout:g} s (connection open, TLS done; http.timeout "
                               "bounds the whole request, however slowly the server sends)",
-                        elapsed=time.monotonic() - started)
+                        elapsed=time.monotonic() - started, method=method)
 
 
-def _exchange(connection: http.client.HTTPSConnection, path: str,
-              keep_alive: bool) -> tuple[http.client.HTTPResponse, bytes]:
-    connection.request("GET", path, headers={"User-Agent": USER_AGENT, "Accept": "text/html,*/*;q=0.8",
-                                             "Connection": "keep-alive" if keep_alive else "close"})
+def _exchange(connection: http.client.HTTPSConnection, path: str, keep_alive: bool, method: str = "GET",
+              body: bytes | None = None,
+              extra: dict[str, str] | None = None) -> tuple[http.client.HTTPResponse, bytes]:
+    headers = {"User-Agent": USER_AGENT, "Accept": "text/html,*/*;q=0.8",
+               "Connection": "keep-alive" if keep_alive else "close", **(extra or {})}
+    connection.request(method, path, body=body, headers=headers)
     response = connection.getresponse()
     return response, response.read(MAX_BODY + 1)  # one byte more tells a cut body from one of MAX_BODY
 
 
 def _answer(url: str, address: str, tls: TlsEvidence, connection: http.client.HTTPSConnection,
             response: http.client.HTTPResponse, body: bytes, started: float, connections: Connections | None,
-            key: Key) -> HttpExchange:
+            key: Key, method: str = "GET") -> HttpExchange:
     # Reusable only when the whole body was read and the server keeps the connection open.
     if connections is not None and response.isclosed() and not response.will_close:
         connections.give(key, connection, tls)
@@ -349,6 +358,7 @@ def _answer(url: str, address: str, tls: TlsEvidence, connection: http.client.HT
     return HttpExchange(
         url, address, status=response.status, reason=response.reason, headers=headers, body=text, tls=tls,
         elapsed=time.monotonic() - started, truncated=truncated, notes=tuple(notes),
+        set_cookies=tuple(response.msg.get_all("set-cookie") or ()), method=method,
     )
 
 
