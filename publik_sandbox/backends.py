@@ -6,19 +6,19 @@ answer as publik-reference.md §5 describes: combo's empty-site page, authentic'
 other Django services redirecting to authentic's SSO, w.c.s. redirecting to the user portal (or
 404 while its deployment is in progress, 503 without a usable database). Post-cook faults
 (`portal-error`, `wrong-redirect`) are read from `$STATE/faults.json` on each request.
+Federation is real SAML 2.0: authentic is an IdP (saml_idp), the other services SPs (saml_sp),
+with what their deployment left in their tenant's `saml/` directory.
 
 Run: `python -m publik_sandbox.backends <state_dir>`.
 """
 
 from __future__ import annotations
 
-import base64
 import configparser
 import html
 import json
 import os
 import pickle
-import secrets
 import socket
 import sys
 import threading
@@ -26,7 +26,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from publik_acceptance.config.catalogue import (
     COMBO_EMPTY_SITE_TEXTS,
@@ -34,6 +34,9 @@ from publik_acceptance.config.catalogue import (
     USER_PORTAL_TEMPLATE,
     WCS_DEPLOYING_HOSTNAME,
 )
+from publik_sandbox import saml, saml_pages
+from publik_sandbox.saml_idp import Idp
+from publik_sandbox.saml_sp import Sp
 
 NOT_FOUND_PAGE = (
     '<!doctype html>\n<html lang="en">\n<head>\n  <title>Not Found</title>\n</head>\n<body>\n'
@@ -50,24 +53,6 @@ COMBO_PAGE = (
     "  <p>" + COMBO_EMPTY_SITE_TEXTS[1] + ", rendez-vous dans l'interface d'administration "
     "pour le configurer.</p>\n</body>\n</html>\n"
 )
-LOGIN_PAGE = (
-    '<!doctype html>\n<html lang="fr">\n<head>\n  <meta charset="utf-8">\n  <title>Connexion</title>\n'
-    "</head>\n<body>\n  <h1>Connexion</h1>\n"
-    '  <form method="post" action="/login/?next={next}">\n'
-    '    <input type="hidden" name="csrfmiddlewaretoken" value="{csrf}">\n'
-    '    <label for="id_username">Courriel</label>\n'
-    '    <input type="text" name="username" id="id_username" autocomplete="username">\n'
-    '    <label for="id_password">Mot de passe</label>\n'
-    '    <input type="password" name="password" id="id_password" autocomplete="current-password">\n'
-    '    <button type="submit" name="login-password-submit">Se connecter</button>\n'
-    "  </form>\n</body>\n</html>\n"
-)
-SP_METADATA = (
-    '<?xml version="1.0"?>\n'
-    '<EntityDescriptor entityID="{url}" xmlns="urn:oasis:names:tc:SAML:2.0:metadata"/>\n'
-)
-
-
 class _PlainUnpickler(pickle.Unpickler):
     """config.pck holds plain dicts: refuse any global, so reading it can never run code."""
 
@@ -161,7 +146,7 @@ def _wcs_config(tenant: Path) -> dict:
     return value if isinstance(value, dict) else {}
 
 
-def make_handler(kind: str, platform: Platform) -> type[BaseHTTPRequestHandler]:
+def make_handler(kind: str, platform: Platform, idp: Idp, sp: Sp) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         server_version = f"publik-sandbox-{kind}"
         sys_version = ""
@@ -173,12 +158,12 @@ def make_handler(kind: str, platform: Platform) -> type[BaseHTTPRequestHandler]:
 
         # -- responses ------------------------------------------------------------------------
         def send(self, status: int, body: str = "", ctype: str = "text/html; charset=utf-8",
-                 headers: dict[str, str] | None = None) -> None:
+                 headers: dict[str, str] | list[tuple[str, str]] | None = None) -> None:
             data = body.encode()
             self.send_response(status)
             self.send_header("Content-Type", ctype)
             self.send_header("Content-Length", str(len(data)))
-            for name, value in (headers or {}).items():
+            for name, value in headers.items() if isinstance(headers, dict) else headers or []:
                 self.send_header(name, value)
             self.end_headers()
             if self.command != "HEAD":
@@ -192,6 +177,10 @@ def make_handler(kind: str, platform: Platform) -> type[BaseHTTPRequestHandler]:
 
         # -- dispatch -------------------------------------------------------------------------
         def do_GET(self) -> None:
+            self.form: dict[str, str] = {}  # per request: one handler serves a whole keep-alive connection
+            self.dispatch()
+
+        def dispatch(self) -> None:
             host = (self.headers.get("Host") or "").split(":")[0].lower()
             tenant = platform.tenant_dir(kind, host)
             if tenant is None:
@@ -212,66 +201,58 @@ def make_handler(kind: str, platform: Platform) -> type[BaseHTTPRequestHandler]:
             if path == "/" and host in platform.fault_hosts("wrong-redirect"):
                 agent_portal = _service_url(hobo, "combo", "portal-agent") or "https://www.example.invalid/"
                 return self.redirect(agent_portal)
-            getattr(self, f"serve_{kind}", self.serve_django)(host, path, tenant, hobo)
+            web = saml.Web(kind=kind, host=host, path=path, query=urlsplit(self.path).query, method=self.command,
+                           cookies=saml.parse_cookies(self.headers.get("Cookie", "")), form=self.form,
+                           headers={k.lower(): v for k, v in self.headers.items()}, tenant=tenant, hobo=hobo)
+            reply = (idp if kind == "authentic" else sp).handle(web)
+            if reply is not None:
+                return self.send(reply.status, reply.body, reply.ctype, reply.headers)
+            user = None if kind == "authentic" else sp.user(web)
+            getattr(self, f"serve_{kind}", self.serve_django)(host, path, tenant, hobo, user)
 
         do_HEAD = do_GET
 
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
-            if length:
-                self.rfile.read(min(length, 1 << 20))  # drain, never log: it may hold a password
-            self.do_GET()
+            body = self.rfile.read(min(length, 1 << 20)) if length else b""  # never logged: it may hold a password
+            form: dict[str, str] = {}
+            if (self.headers.get("Content-Type") or "").startswith("application/x-www-form-urlencoded"):
+                form = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+            self.form = form
+            self.dispatch()
 
-        def sso_redirect(self, hobo: dict) -> None:
-            idp = _service_url(hobo, "authentic")
-            if not idp:
-                return self.send(500, SERVER_ERROR_PAGE)
-            request = base64.b64encode(secrets.token_bytes(48)).decode()
-            self.redirect(f"{idp.rstrip('/')}/idp/saml2/sso?SAMLRequest={quote(request)}"
-                          f"&RelayState={secrets.token_hex(8)}")
-
-        def serve_django(self, host: str, path: str, tenant: Path, hobo: dict) -> None:
-            """hobo, passerelle, fargo, chrono, bijoe: everything is behind the authentic login."""
+        def serve_django(self, host: str, path: str, tenant: Path, hobo: dict, user: dict | None) -> None:
+            """hobo, passerelle, fargo, chrono, bijoe: everything is behind the authentic login (saml_sp)."""
             if path == "/":
+                if user:
+                    me: dict[str, Any] = next((s for s in hobo.get("services", []) if s.get("this")), {})
+                    return self.send(200, saml_pages.account_page(me.get("title") or kind, user["email"]))
                 return self.redirect("/login/?next=/")
-            if path == "/login/":
-                return self.sso_redirect(hobo)
-            if path == "/accounts/mellon/metadata/":
-                return self.send(200, SP_METADATA.format(url=f"https://{host}/"), "text/xml")
             self.not_found()
 
-        def serve_combo(self, host: str, path: str, tenant: Path, hobo: dict) -> None:
+        def serve_combo(self, host: str, path: str, tenant: Path, hobo: dict, user: dict | None) -> None:
             if path == "/":
                 if host in platform.fault_hosts("portal-error"):
                     return self.send(500, SERVER_ERROR_PAGE)
                 me: dict[str, Any] = next((s for s in hobo.get("services", []) if s.get("this")), {})
-                return self.send(200, COMBO_PAGE.format(title=html.escape(me.get("title") or "Combo")))
-            self.serve_django(host, path, tenant, hobo)
+                page = COMBO_PAGE.format(title=html.escape(me.get("title") or "Combo"))
+                if user:  # the logged-in user and the logout link, as the theme's user menu shows them
+                    page = page.replace("</body>", saml_pages.user_block(user["email"]) + "</body>")
+                return self.send(200, page)
+            self.serve_django(host, path, tenant, hobo, user)
 
-        def serve_authentic(self, host: str, path: str, tenant: Path, hobo: dict) -> None:
-            if path == "/":
+        def serve_authentic(self, host: str, path: str, tenant: Path, hobo: dict, user: dict | None) -> None:
+            if path == "/":  # anonymous (saml_idp answers the logged-in user's account page)
                 return self.redirect("/login/?next=/")
-            if path == "/login/":
-                query = urlsplit(self.path).query
-                nxt = query.split("next=", 1)[1] if "next=" in query else "/"
-                return self.send(200, LOGIN_PAGE.format(next=html.escape(nxt), csrf=secrets.token_hex(16)))
-            if path == "/idp/saml2/sso":
-                return self.redirect("/login/?next=" + quote(self.path, safe=""))
-            if path == "/idp/saml2/metadata":
-                return self.send(200, SP_METADATA.format(url=f"https://{host}/idp/saml2/metadata"), "text/xml")
             self.not_found()
 
-        def serve_wcs(self, host: str, path: str, tenant: Path, hobo: dict) -> None:
+        def serve_wcs(self, host: str, path: str, tenant: Path, hobo: dict, user: dict | None) -> None:
             if path == "/":
                 target = (_wcs_config(tenant).get("misc") or {}).get("homepage-redirect-url")
                 if not target:
                     return self.send(200, "<html><body><h1>Démarches</h1></body></html>")
                 portal = _service_url(hobo, "combo", USER_PORTAL_TEMPLATE) or ""
                 return self.redirect(target.replace("[portal_url]", portal))
-            if path in ("/login/", "/login"):
-                return self.sso_redirect(hobo)
-            if path == "/saml/metadata":
-                return self.send(200, SP_METADATA.format(url=f"https://{host}/saml/metadata"), "text/xml")
             self.not_found()
 
     return Handler
@@ -301,9 +282,10 @@ def main(argv: list[str]) -> int:
     state = Path(argv[1])
     platform = Platform(state)
     network = platform.runtime["network"]
+    idp, sp = Idp(), Sp(platform.tenant_dir)  # one of each per process: their caches and sessions are shared
     servers = []
     for kind, port in network["backend_ports"].items():
-        server = _Server((network["backends"], port), make_handler(kind, platform))
+        server = _Server((network["backends"], port), make_handler(kind, platform, idp, sp))
         server.daemon_threads = True
         servers.append(server)
     threading.Thread(target=_tarpit, args=(network["backends"], network["tarpit_port"]), daemon=True).start()

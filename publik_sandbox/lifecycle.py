@@ -203,7 +203,7 @@ class Sandbox:
         out = []
         for item in self._info().get("instances", []):
             services = tuple(Service(**s) for s in item["services"])
-            out.append(SandboxInstance(item["name"], Path(item["recipe"]), services))
+            out.append(SandboxInstance(item["name"], Path(item["recipe"]), services, item.get("superuser_email")))
         return out
 
     # -- up, step by step -------------------------------------------------------------------------
@@ -448,6 +448,7 @@ def _instance_json(instance: SandboxInstance) -> dict:
         "name": instance.name,
         "recipe": str(instance.recipe),
         "hostnames": instance.hostnames,
+        "superuser_email": instance.superuser_email,
         "services": [
             {"kind": s.kind, "url": s.url, "title": s.title, "slug": s.slug, "template_name": s.template_name}
             for s in instance.services

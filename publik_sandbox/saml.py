@@ -25,9 +25,14 @@ import json
 import os
 import secrets
 import sys
+import threading
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
+from http.cookies import CookieError, SimpleCookie
 from pathlib import Path
 from types import ModuleType
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 DIST_PACKAGES = Path("/usr/lib/python3/dist-packages")
 SAML_DIR = "saml"
@@ -125,9 +130,11 @@ def idp_metadata(base_url: str, cert_pem: bytes | str) -> str:
 # Where each SP flavour publishes its metadata and receives the Response (django-mellon, w.c.s.).
 SP_PATHS = {
     "mellon": {"metadata": "/accounts/mellon/metadata/", "acs": "/accounts/mellon/login/",
-               "slo": "/accounts/mellon/logout/"},
-    "wcs": {"metadata": "/saml/metadata", "acs": "/saml/assertionConsumerPost", "slo": "/saml/singleLogout"},
+               "artifact": "/accounts/mellon/login/", "slo": "/accounts/mellon/logout/"},
+    "wcs": {"metadata": "/saml/metadata", "acs": "/saml/assertionConsumerPost",
+            "artifact": "/saml/assertionConsumerArtifact", "slo": "/saml/singleLogout"},
 }
+ARTIFACT = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Artifact"
 
 
 def sp_flavour(kind: str) -> str:
@@ -139,20 +146,33 @@ def sp_entity_id(base_url: str, kind: str) -> str:
 
 
 def sp_metadata(base_url: str, kind: str, cert_pem: bytes | str) -> str:
-    """A service's SP metadata, every URL under `base_url` (the service's own, unless a fault says otherwise)."""
-    paths = SP_PATHS[sp_flavour(kind)]
+    """A service's SP metadata, every URL under `base_url` (the service's own, unless a fault says otherwise).
+
+    mellon's shape: a KeyDescriptor without `use`, ACS index 0 HTTP-Artifact and index 1 HTTP-POST (the
+    default); w.c.s.'s: a signing KeyDescriptor, ACS HTTP-POST first."""
+    flavour = sp_flavour(kind)
+    paths = SP_PATHS[flavour]
     base = html.escape(base_url.rstrip("/"), quote=True)
+    post = f'Binding="{POST}" Location="{base}{paths["acs"]}"'
+    artifact = f'Binding="{ARTIFACT}" Location="{base}{paths["artifact"]}"'
+    if flavour == "mellon":
+        key = _key_descriptor(cert_pem).replace(' use="signing"', "")
+        consumers = (f'    <md:AssertionConsumerService index="0" {artifact}/>\n'
+                     f'    <md:AssertionConsumerService index="1" isDefault="true" {post}/>\n')
+    else:
+        key = _key_descriptor(cert_pem)
+        consumers = (f'    <md:AssertionConsumerService index="0" isDefault="true" {post}/>\n'
+                     f'    <md:AssertionConsumerService index="1" {artifact}/>\n')
     return (
         '<?xml version="1.0" encoding="UTF-8"?>\n'
         f'<md:EntityDescriptor xmlns:md="{MD}" xmlns:ds="{DS}" entityID="{base}{paths["metadata"]}">\n'
         f'  <md:SPSSODescriptor AuthnRequestsSigned="true" WantAssertionsSigned="true" '
         f'protocolSupportEnumeration="{PROTOCOL}">\n'
-        + _key_descriptor(cert_pem)
+        + key
         + f'    <md:SingleLogoutService Binding="{REDIRECT}" Location="{base}{paths["slo"]}"/>\n'
         f"    <md:NameIDFormat>{PERSISTENT}</md:NameIDFormat>\n"
-        f'    <md:AssertionConsumerService index="0" isDefault="true" Binding="{POST}" '
-        f'Location="{base}{paths["acs"]}"/>\n'
-        "  </md:SPSSODescriptor>\n</md:EntityDescriptor>\n"
+        + consumers
+        + "  </md:SPSSODescriptor>\n</md:EntityDescriptor>\n"
     )
 
 
@@ -205,3 +225,90 @@ def write_private(path: Path, data: bytes, mode: int = 0o600) -> None:
         os.close(fd)
     os.chmod(tmp, mode)
     os.replace(tmp, path)
+
+
+# -- the request and answer as the SAML views see them ----------------------------------------------
+@dataclass
+class Web:
+    """One request to a deployed tenant, decoded once by the backends."""
+
+    kind: str
+    host: str
+    path: str
+    query: str  # raw query string (lasso verifies the Redirect binding's signature over it)
+    method: str
+    cookies: dict[str, str]
+    form: dict[str, str]
+    headers: dict[str, str]  # lower-case names
+    tenant: Path
+    hobo: dict
+
+    def param(self, name: str, default: str = "") -> str:
+        values = parse_qs(self.query, keep_blank_values=True).get(name)
+        return values[0] if values else default
+
+    def field(self, name: str, default: str = "") -> str:
+        return self.form.get(name, default)
+
+
+@dataclass
+class Reply:
+    status: int
+    body: str = ""
+    ctype: str = "text/html; charset=utf-8"
+    headers: list[tuple[str, str]] = dataclass_field(default_factory=list)
+
+    @classmethod
+    def redirect(cls, location: str, status: int = 302, cookies: list[str] | None = None) -> Reply:
+        return cls(status, "", headers=[("Location", location), *(("Set-Cookie", c) for c in cookies or [])])
+
+
+def parse_cookies(header: str) -> dict[str, str]:
+    jar: SimpleCookie = SimpleCookie()
+    try:
+        jar.load(header or "")
+    except CookieError:
+        return {}
+    return {name: morsel.value for name, morsel in jar.items()}
+
+
+def session_cookie(name: str, value: str) -> str:
+    return f"{name}={value}; Path=/; Secure; HttpOnly; SameSite=Lax"
+
+
+def expired_cookie(name: str) -> str:
+    return f"{name}=; Path=/; Secure; HttpOnly; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT"
+
+
+def safe_next(value: str, host: str, default: str = "/") -> str:
+    """A redirect target on this host only (a path, or an absolute https URL naming `host`)."""
+    if value.startswith("/") and not value.startswith("//"):
+        return value
+    parts = urlsplit(value)
+    if parts.scheme == "https" and (parts.hostname or "") == host:
+        return value
+    return default
+
+
+class Sessions:
+    """Session id → data, per host, in the backends' memory (a sandbox lives as long as its `up`)."""
+
+    def __init__(self) -> None:
+        self._data: dict[tuple[str, str], dict] = {}
+        self._lock = threading.Lock()
+
+    def get(self, host: str, sid: str | None) -> dict | None:
+        if not sid:
+            return None
+        with self._lock:
+            return self._data.get((host, sid))
+
+    def new(self, host: str, data: dict) -> str:
+        sid = secrets.token_urlsafe(24)
+        with self._lock:
+            self._data[(host, sid)] = data
+        return sid
+
+    def drop(self, host: str, sid: str | None) -> dict | None:
+        with self._lock:
+            return self._data.pop((host, sid or ""), None)

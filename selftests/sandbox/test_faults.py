@@ -23,8 +23,8 @@ import psycopg
 import pytest
 
 from publik_acceptance.config.naming import django_schema_name, wcs_database_name
-from publik_sandbox import CATALOGUE, SandboxError
-from selftests import clients
+from publik_sandbox import CATALOGUE, SandboxError, saml
+from selftests import clients, saml_flow
 
 pytestmark = pytest.mark.sandbox
 
@@ -366,6 +366,59 @@ def _(rig):
     assert rig.get(rig.service("portal-user")).status == 404
 
 
+# -- SAML federation (the healthy flow: test_saml.py) --------------------------------------------------
+@check("saml-sp-unknown")
+def _(rig):
+    _cook_and_wait(rig)
+    passerelle = rig.service("passerelle")
+    agent, pages = saml_flow.to_sso(rig, passerelle)
+    page = agent.get(pages[-1].location or "")
+    assert page.host == rig.service("authentic").host and saml_flow.password_form(page) is None
+    assert "Nous n'avons pas pu charger le fournisseur de service" in page.body
+    assert saml.sp_entity_id(passerelle.url, "passerelle") in page.body
+    hobo = saml_flow.to_sso(rig, rig.service("hobo"))  # the others are known
+    assert saml_flow.password_form(hobo[0].get(hobo[1][-1].location or "")) is not None
+
+
+@check("saml-idp-metadata-race")
+def _(rig):
+    _cook_and_wait(rig)
+    wcs = rig.service("wcs")
+    assert not (rig.tenant_dir(wcs) / "saml" / "idp-metadata.xml").exists()
+    failed = [e for e in rig.sandbox.agent_events() if e["event"] == "saml-idp-metadata-failed"]
+    assert [e["host"] for e in failed] == [wcs.host] and failed[0]["message"] == "failed to get metadata URL"
+    assert "failed to get metadata URL" in (rig.paths.log / "agent.log").read_text()
+    page = saml_flow.browser(rig).get(f"https://{wcs.host}/login/")
+    assert page.host == wcs.host and page.status == 200 and "SSO support is not yet configured" in page.body
+    assert rig.get(wcs).status == 302, "its / still redirects to the portal: only the login is broken"
+    assert saml_flow.to_sso(rig, rig.service("hobo"))[1][-1].location.startswith(rig.service("authentic").url)
+
+
+@check("saml-sp-metadata-wrong-host")
+def _(rig):
+    _cook_and_wait(rig)
+    fargo = rig.service("fargo")
+    other = "autre-site." + fargo.host.split(".", 1)[1]
+    root = saml_flow.metadata(rig, fargo)
+    assert root.get("entityID") == f"https://{other}/accounts/mellon/metadata/"
+    _, pages = saml_flow.to_sso(rig, fargo)
+    request, _ = saml_flow.authn_request(pages[-1].location or "")
+    assert request.findtext("saml:Issuer", namespaces=saml_flow.NS) == f"https://{other}/accounts/mellon/metadata/"
+    passerelle = saml_flow.metadata(rig, rig.service("passerelle"))
+    assert rig.service("passerelle").host in (passerelle.get("entityID") or "")
+
+
+@check("saml-superuser-password-wrong")
+def _(rig):
+    _cook_and_wait(rig)
+    email, password = saml_flow.superuser(rig)
+    agent, pages = saml_flow.to_sso(rig, rig.service("portal-agent"), "/login/?next=/")
+    login_page = agent.get(pages[-1].location or "")
+    refused = saml_flow.login_at_idp(agent, login_page, email, password)
+    assert refused.host == rig.service("authentic").host and saml_flow.password_form(refused) is not None
+    assert saml_flow.response_form(refused) is None
+
+
 # -- targets ---------------------------------------------------------------------------------------
 def test_fault_with_another_target(rig):
     rig.up("tls-expired:wcs", "dns-missing:connexion-preprod-moncompte.example.test")
@@ -377,7 +430,8 @@ def test_fault_with_another_target(rig):
 
 
 @pytest.mark.parametrize("spec", ["no-such-fault", "tls-expired:nowhere", "skeleton-missing:combo",
-                                  "db-missing:wcs", "tls-expired:authentic@ville09"])
+                                  "db-missing:wcs", "tls-expired:authentic@ville09", "saml-idp-metadata-race:hobo",
+                                  "saml-sp-unknown:authentic", "saml-superuser-password-wrong:wcs"])
 def test_bad_fault_specs_are_refused_before_anything_changes(rig, spec):
     rig.up()
     with pytest.raises(SandboxError):
