@@ -2,8 +2,9 @@
 
 Read-only and quick: every secret the environment names (variables and files), the local files it
 points at, every resolver, and on every server the SSH login (host keys verified) and the rights and
-tools the run will use there (sudo as root, as the cook user, as the w.c.s. user; psql, flock,
-setsid, pgrep). Nothing is changed anywhere; each missing thing comes with what to do.
+tools the run will use there (sudo as root, as the cook user, as the w.c.s. user; each Django
+service's list_tenants; psql, flock, setsid, pgrep), all of a server's in one SSH command. Nothing
+is changed anywhere; each missing thing comes with what to do.
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from publik_acceptance.config.environment import Environment
-from publik_acceptance.config.secrets import secret_problem, secret_refs
-from publik_acceptance.deploy.shell import failure
+from publik_acceptance.config.secrets import redact, secret_problem, secret_refs
+from publik_acceptance.deploy.shell import clean
 from publik_acceptance.evidence.probes import dns as dns_probe
+from publik_acceptance.evidence.probes.facts import Batch, ask
 from publik_acceptance.evidence.probes.privilege import privilege
 from publik_acceptance.evidence.probes.remote import RemoteError, SshPool
 from publik_acceptance.plan import Plan
@@ -103,57 +105,106 @@ def _needs(plan: Plan) -> dict[str, list[tuple[str, str]]]:
     return needs
 
 
+@dataclass(frozen=True)
+class _Check:
+    """One thing asked of a server: a command whose exit status 0 means it is there."""
+
+    subject: str
+    command: str
+    there: str  # detail when it is there
+    needed_for: str  # what fails without it (the detail when it is missing starts with it)
+    todo: str
+
+
+_OPERATORS = frozenset("|;&<>()")
+
+
+def right_check(command: str) -> str:
+    """A command that proves the login may run `command` without running it: `sudo -n -l …` when it goes
+    through sudo (exit 0 only if the sudoers allow it and the program is there), else `command -v` of its
+    program. Shell operators and what follows them are left out: the right concerns the program."""
+    try:
+        words = shlex.split(command)
+    except ValueError:
+        words = command.split()
+    words = words[:next((i for i, w in enumerate(words) if set(w) <= _OPERATORS), len(words))]
+    if words and words[0].rsplit("/", 1)[-1] == "sudo":
+        return shlex.join(["sudo", "-n", "-l", *words[1:]])
+    return f"command -v {shlex.quote(words[0])}" if words else "true"
+
+
+def _checks(plan: Plan, pool: SshPool, role: str) -> list[_Check]:
+    """What the run will need of the login on `role`: sudo as each user, each list_tenants, the tools."""
+    env = plan.environment
+    where = pool.describe(role)
+    login = privilege(pool, role)
+    checks = []
+    for user, why in _needs(plan).get(role, []):
+        prefix = login.as_user(user)
+        if prefix:
+            checks.append(_Check(f"{where}: sudo as {user}", f"{prefix}true", why, f"needed for {why}",
+                                 f"allow {login.login} to run any command as {user} without a password (sudoers "
+                                 "NOPASSWD: ALL for that user: the lock, the uploads and the cook's clean-up run "
+                                 "shell scripts)"))
+    listings = {(t.kind, t.list_tenants) for t in plan.targets if t.server == role and t.list_tenants}
+    for kind, command in sorted(listings):
+        key = f"services.{kind}.list_tenants"
+        checks.append(_Check(f"{where}: {kind} list_tenants", right_check(command), f"may run `{command}`",
+                             f"needed for {key} (the tenants {kind} itself serves)",
+                             f"allow {login.login} to run `{command}` without a password (a sudoers NOPASSWD "
+                             f"rule), or set {key} in {env.file} (\"\": not asked)"))
+    tools = sorted({t for kind, wanted in SERVER_TOOLS.items() if _role_has(plan, role, kind) for t in wanted})
+    if tools:
+        script = 'm=; for t in "$@"; do command -v "$t" >/dev/null 2>&1 || m="$m $t"; done; [ -z "$m" ] || ' \
+                 '{ echo "not found:$m"; exit 1; }'
+        checks.append(_Check(f"{where}: tools", f"sh -c {shlex.quote(script)} sh {shlex.join(tools)}",
+                             ", ".join(tools), "the run",
+                             "install them on that server (postgresql-client, util-linux, procps, coreutils)"))
+    return checks
+
+
 def servers(plan: Plan, pool: SshPool) -> Iterator[Finding]:
-    """SSH login with verified host keys, then the sudo rights and tools the run uses on each server."""
-    for role, users in sorted(_needs(plan).items()):
+    """SSH login with verified host keys, then the sudo rights and tools the run uses on each server:
+    everything an endpoint is asked goes in one SSH command (roles on one server share it)."""
+    checks = {role: _checks(plan, pool, role) for role in sorted(_needs(plan))}
+    by_endpoint: dict[str, list[str]] = {}
+    for role in checks:
+        by_endpoint.setdefault(pool.endpoint(role).label, []).append(role)
+    answers = {label: _ask(pool, roles, [c for r in roles for c in checks[r]]) for label, roles in by_endpoint.items()}
+    for role in checks:
+        answered = answers[pool.endpoint(role).label]
         where = pool.describe(role)
-        try:
-            pool.run(role, "true")
-        except RemoteError as exc:
-            yield Finding("ssh", where, MISSING, str(exc), "fix SSH access to this server (servers:, ssh:)")
+        if isinstance(answered, RemoteError):
+            yield Finding("ssh", where, MISSING, str(answered), "fix SSH access to this server (servers:, ssh:)")
             continue
         yield Finding("ssh", where, OK, "logged in, host key verified")
-        login = privilege(pool, role)
-        for user, why in users:
-            prefix = login.as_user(user)
-            if not prefix:
-                continue
-            subject = f"{where}: sudo as {user}"
-            try:
-                done = pool.run(role, f"{prefix}true")
-            except RemoteError as exc:
-                yield Finding("ssh", subject, MISSING, str(exc), "fix SSH access to this server")
-                continue
-            if done.ok:
-                yield Finding("ssh", subject, OK, why)
+        for check in checks[role]:
+            status, output = answered.get(f"command:{check.command}", (255, "no answer from the server"))
+            if status == 0:
+                yield Finding("ssh", check.subject, OK, check.there)
             else:
-                yield Finding("ssh", subject, MISSING, f"needed for {why}: {failure(done)}",
-                              f"allow {login.login} to run any command as {user} without a password (sudoers NOPASSWD: "
-                              "ALL for that user: the lock, the uploads and the cook's clean-up run shell scripts)")
-        tools = sorted({t for kind, wanted in SERVER_TOOLS.items() if _role_has(plan, role, kind) for t in wanted})
-        if tools:
-            yield from _tools(pool, role, where, tools)
+                said = clean(redact(" / ".join(line for line in output.splitlines() if line.strip())), 300)
+                said = said or f"exit {status}"
+                yield Finding("ssh", check.subject, MISSING, f"{check.needed_for}: {said}", check.todo)
+
+
+def _ask(pool: SshPool, roles: list[str], checks: list[_Check]) -> dict[str, tuple[int, str]] | RemoteError:
+    """Every check of one endpoint in one SSH command (answers by `command:<command>`), or why it could not run."""
+    batch = Batch(sudo=False)
+    batch.command("true")  # the login itself, when nothing else is asked
+    for check in checks:
+        batch.command(check.command)
+    try:
+        pool.client(roles[0])
+        return ask(pool, roles[0], batch)
+    except RemoteError as exc:
+        return exc
 
 
 def _role_has(plan: Plan, role: str, kind: str) -> bool:
     if kind == "database":
         return plan.environment.database.direct is None and role == plan.environment.database.server
     return role == kind if kind == "hobo" else any(t.server == role and t.kind == kind for t in plan.targets)
-
-
-def _tools(pool: SshPool, role: str, where: str, tools: list[str]) -> Iterator[Finding]:
-    script = 'for t in "$@"; do command -v "$t" >/dev/null 2>&1 || echo "$t"; done'
-    try:
-        done = pool.run(role, f"sh -c {shlex.quote(script)} sh {' '.join(shlex.quote(t) for t in tools)}")
-    except RemoteError as exc:
-        yield Finding("ssh", f"{where}: tools", MISSING, str(exc), "fix SSH access to this server")
-        return
-    absent = done.stdout.split()
-    if absent:
-        yield Finding("ssh", f"{where}: tools", MISSING, f"not found: {', '.join(absent)}",
-                      "install them on that server (postgresql-client, util-linux, procps, coreutils)")
-    else:
-        yield Finding("ssh", f"{where}: tools", OK, ", ".join(tools))
 
 
 def examine(plan: Plan, pool_factory: Callable[[Environment], SshPool] = SshPool) -> list[Finding]:

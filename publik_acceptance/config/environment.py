@@ -685,6 +685,10 @@ def _services(node: Node) -> dict[str, ServiceSettings]:
     services = {}
     for kind, node_item in node.mapping(allowed=set(SERVICE_KINDS)).items():
         item = Section(node_item, ServiceSettings)
+        if SERVICE_KINDS[kind].per_tenant_database and item.has("list_tenants"):
+            # Accepted, it would be silently ignored: w.c.s. is no Django tenant service (no list_tenants).
+            raise item.get("list_tenants").error(
+                f"{kind} has no list_tenants (it is not a Django tenant service): remove this key")
         services[kind] = ServiceSettings(
             owner=item.get("owner").str(nullable=True),
             database=item.get("database").str(nullable=True),
