@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from publik_sandbox.config import SandboxConfig
@@ -77,3 +79,32 @@ def test_bad_specs_say_what_is_valid(instances, spec, message):
 def test_a_fault_given_twice_is_refused(instances):
     with pytest.raises(FaultError, match="given twice"):
         parse_faults(["tls-expired", "tls-expired:wcs"], instances)
+
+
+def _readme_fault_rows() -> dict[str, list[str]]:
+    """The rows of README's "Fault catalogue" table, by fault name: its cells."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    _, found, section = readme.partition("\n### Fault catalogue\n")
+    assert found, 'README.md has no "### Fault catalogue" section'
+    section = section.split("\n#", 1)[0]
+    rows = [[cell.strip() for cell in line.strip().strip("|").split("|")]
+            for line in section.splitlines() if line.startswith("|")]
+    return {cells[0]: cells for cells in rows[2:]}  # after the header and its |---| line
+
+
+def test_the_readme_fault_table_has_a_row_for_each_fault_and_no_other():
+    rows = _readme_fault_rows()
+    missing = [name for name in CATALOGUE if name not in rows]
+    unknown = [name for name in rows if name not in CATALOGUE]
+    assert not missing and not unknown, (
+        f'README.md "Fault catalogue" table: rows missing for {", ".join(missing) or "none"} '
+        f'(publik_sandbox/faults.py CATALOGUE has them); rows naming no fault of the catalogue: '
+        f'{", ".join(unknown) or "none"}')
+
+
+def test_the_readme_fault_table_says_each_fault_s_phase_and_default_target():
+    rows = _readme_fault_rows()
+    wrong = [f"{name}: README says {rows[name][1]} / {rows[name][2]}, faults.py {fault.phase} / {fault.default_target}"
+             for name, fault in CATALOGUE.items()
+             if name in rows and rows[name][1:3] != [fault.phase, fault.default_target]]
+    assert not wrong, 'README.md "Fault catalogue" table disagrees with publik_sandbox/faults.py: ' + "; ".join(wrong)
