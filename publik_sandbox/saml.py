@@ -6,8 +6,8 @@ explicit path, in the sandbox processes only: the venv's python is the same 3.11
 of the system's site-packages leaks into the process.
 
 On disk (what the agent writes at deploy, what the backends read on each request):
-- every federated tenant: `saml/key.pem` (0600), `saml/cert.pem` — its own self-signed signing pair,
-  made once when the tenant is deployed (as hobo's deploy gives each tenant its own keys);
+- every federated tenant: `saml/key.pem` (0600), `saml/cert.pem` — its own self-signed signing
+  certificate, made once when the tenant is deployed (the key from the agent's pool: saml_deploy);
 - the authentic tenant: `saml/providers/<sp host>.xml`, one SP metadata per registered service, and
   `saml/users.json`, the superuser (email, PBKDF2 hash) from the recipe's create-superuser;
 - a w.c.s. tenant: `saml/idp-metadata.xml`, the IdP metadata fetched at deploy (absent after the
@@ -23,6 +23,7 @@ import html
 import importlib.util
 import json
 import os
+import re
 import secrets
 import sys
 import threading
@@ -36,7 +37,7 @@ from urllib.parse import parse_qs, urlsplit
 
 DIST_PACKAGES = Path("/usr/lib/python3/dist-packages")
 SAML_DIR = "saml"
-PBKDF2_ITERATIONS = 50_000
+PBKDF2_ITERATIONS = 10_000  # the sandbox hashes at every authentic deploy of a fleet: cheap on purpose
 
 MD = "urn:oasis:names:tc:SAML:2.0:metadata"
 DS = "http://www.w3.org/2000/09/xmldsig#"
@@ -75,14 +76,20 @@ def load_lasso() -> Any:
 
 
 # -- key pairs ------------------------------------------------------------------------------------
-def make_keypair(host: str) -> tuple[bytes, bytes]:
-    """A self-signed RSA-2048 signing certificate for `host` and its key (PEM), valid 10 years."""
+def make_key() -> Any:
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+def make_keypair(host: str, key: Any = None) -> tuple[bytes, bytes]:
+    """A self-signed signing certificate for `host` (valid 10 years) and its RSA-2048 key, PEM; a new key
+    unless one is given."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
     from cryptography.x509.oid import NameOID
 
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    key = key or make_key()
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
     now = dt.datetime.now(dt.UTC)
     cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
@@ -101,6 +108,23 @@ def cert_body(cert_pem: bytes | str) -> str:
 
 
 # -- metadata -------------------------------------------------------------------------------------
+_KEY_DESCRIPTOR = re.compile(r"<(?:\w+:)?KeyDescriptor\b.*?</(?:\w+:)?KeyDescriptor>\s*", re.S)
+_X509 = re.compile(r"<(?:\w+:)?X509Certificate>\s*([A-Za-z0-9+/=\s]+?)\s*</(?:\w+:)?X509Certificate>")
+
+
+def for_lasso(metadata: str) -> tuple[str, str | None]:
+    """Metadata as the sandbox hands it to lasso: without its KeyDescriptor, the signing certificate apart
+    (PEM). Measured here: lasso takes ~40 ms to load a provider whose metadata carries the certificate and
+    ~0.5 ms when it is given apart, and a fleet has hundreds of tenants. The key is the same one."""
+    found = _X509.search(metadata)
+    pem = None
+    if found:
+        body = "".join(found.group(1).split())
+        pem = "-----BEGIN CERTIFICATE-----\n" + "\n".join(body[i:i + 64] for i in range(0, len(body), 64)) \
+            + "\n-----END CERTIFICATE-----\n"
+    return _KEY_DESCRIPTOR.sub("", metadata), pem
+
+
 def _key_descriptor(cert_pem: bytes | str) -> str:
     return (f'    <md:KeyDescriptor use="signing"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>'
             f"{cert_body(cert_pem)}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>\n")

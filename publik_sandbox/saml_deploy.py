@@ -1,7 +1,8 @@
 """Federation at deploy time: what the agent does for SAML when it deploys a tenant.
 
 As hobo's deployment does on a real platform:
-- every tenant gets its own signing key pair (made once; a re-deploy keeps it);
+- every tenant gets its own signing certificate (made once; a re-deploy keeps it), its RSA key taken
+  from a small pool the agent makes when it starts (so neither `up` nor a fleet's deployment waits);
 - a service provider (every service but authentic) publishes its SP metadata and its deployment
   registers it with the IdP (the authentic tenant's `saml/providers/`); when authentic is deployed
   after it, authentic's deployment registers the services already deployed — a service is known to
@@ -24,14 +25,38 @@ import shutil
 import sys
 import threading
 import time
+import zlib
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from publik_acceptance.config.catalogue import SERVICE_KINDS
 from publik_acceptance.config.naming import hostname
 from publik_sandbox import saml
 
 _REGISTRATION = threading.Lock()  # one registry per IdP: an SP and authentic deploying at once must not miss
+KEY_POOL_SIZE = 4
+
+
+class KeyPool:
+    """RSA keys made once per agent (per `up`), in the background from its start: a fleet deploys hundreds
+    of tenants, and a 2048-bit key costs ~40 ms. Each tenant still gets its own certificate (its host)."""
+
+    def __init__(self, size: int = KEY_POOL_SIZE) -> None:
+        self._keys: list[Any] = []
+        self._ready = threading.Event()
+        self._size = size
+        threading.Thread(target=self._fill, daemon=True, name="saml-keys").start()
+
+    def _fill(self) -> None:
+        try:
+            self._keys = [saml.make_key() for _ in range(self._size)]
+        finally:
+            self._ready.set()
+
+    def key_for(self, host: str) -> Any:
+        self._ready.wait(timeout=60)
+        return self._keys[zlib.crc32(host.encode()) % len(self._keys)] if self._keys else None
 
 
 class Federation:
@@ -41,6 +66,7 @@ class Federation:
         self.root = root
         self.settings = runtime.get("saml") or {}
         self.event = event
+        self.keys_pool = KeyPool()
 
     def tenant(self, kind: str, host: str) -> Path | None:
         base = self.root / SERVICE_KINDS[kind].tenants_dir.lstrip("/")
@@ -58,7 +84,7 @@ class Federation:
         directory.mkdir(mode=0o755, exist_ok=True)
         shutil.chown(directory, owner, owner)
         if not (directory / "key.pem").exists() or not (directory / "cert.pem").exists():
-            cert, key = saml.make_keypair(host)
+            cert, key = saml.make_keypair(host, self.keys_pool.key_for(host))
             self._write(directory / "key.pem", key, owner, 0o600)
             self._write(directory / "cert.pem", cert, owner, 0o644)
         return directory

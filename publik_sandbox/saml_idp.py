@@ -53,13 +53,15 @@ class Idp:
         if not cert or not key:
             return None
         lasso = self.lasso
-        server = lasso.Server.newFromBuffers(saml.idp_metadata(f"https://{host}/", cert), key, None, cert)
+        own, _ = saml.for_lasso(saml.idp_metadata(f"https://{host}/", cert))
+        server = lasso.Server.newFromBuffers(own, key, None, cert)
         server.signatureMethod = lasso.SIGNATURE_METHOD_RSA_SHA256
         for path in files:
             metadata = saml.read_text(path)
             if metadata:
                 try:
-                    server.addProviderFromBuffer(lasso.PROVIDER_ROLE_SP, metadata)
+                    stripped, pem = saml.for_lasso(metadata)
+                    server.addProviderFromBuffer(lasso.PROVIDER_ROLE_SP, stripped, pem)
                 except lasso.Error:
                     continue  # a broken registration is an unknown provider, as in authentic
         self._servers[tenant] = (stamp, server)

@@ -70,9 +70,10 @@ class Sp:
             return None
         lasso = self.lasso
         try:
-            server = lasso.Server.newFromBuffers(metadata, key, None, cert)
+            server = lasso.Server.newFromBuffers(saml.for_lasso(metadata)[0], key, None, cert)
             server.signatureMethod = lasso.SIGNATURE_METHOD_RSA_SHA256
-            server.addProviderFromBuffer(lasso.PROVIDER_ROLE_IDP, idp[0])
+            stripped, pem = saml.for_lasso(idp[0])
+            server.addProviderFromBuffer(lasso.PROVIDER_ROLE_IDP, stripped, pem)
         except lasso.Error:
             return None
         self._servers[web.tenant] = ((stamp, idp[0]), server)
