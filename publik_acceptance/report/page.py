@@ -6,6 +6,7 @@ own blocks so that the verdict comes first and the environment table last.
 from __future__ import annotations
 
 import base64
+import importlib.metadata
 import re
 
 from publik_acceptance.evidence.log import Evidence
@@ -267,14 +268,38 @@ def duration_cell(cells: list[str], own: float, evidence: tuple[float | None, st
             cells[index] = f'<td class="col-duration">{text}</td>'
 
 
+class ReportMarkupChanged(RuntimeError):
+    """pytest-html no longer makes the markup the report relies on to escape what it shows."""
+
+
 def escape_test_id(test_id: str, cells: list[str]) -> None:
     """pytest-html formats the test id into its Test cell as raw HTML, and app.js inserts the cell with
     innerHTML: a host name, role or address in a parametrised id would be live markup. Replace that
-    cell (only if it is exactly pytest-html's) by an escaped one."""
+    cell (only if it is exactly pytest-html's) by an escaped one.
+
+    Raises ReportMarkupChanged when no cell is pytest-html's Test cell (raw or already escaped): a
+    pytest-html that makes it otherwise would leave the id unescaped, so the run stops, saying so."""
     raw = f'<td class="col-testId">{test_id}</td>'
+    escaped = f'<td class="col-testId">{esc(test_id)}</td>'
     for index, cell in enumerate(cells):
         if cell == raw:
-            cells[index] = f'<td class="col-testId">{esc(test_id)}</td>'
+            cells[index] = escaped
+            return
+    if not cells or escaped in cells:  # a row another plugin dropped, or an id already escaped
+        return
+    shown = ", ".join(match.group(0) if (match := re.match(r"<td[^>]{0,60}>", c)) else "?" for c in cells)
+    raise ReportMarkupChanged(
+        f"pytest-html {_pytest_html_version()} no longer makes its Test cell as "
+        f'`<td class="col-testId">TEST ID</td>` (its cells: {shown}): the test id cannot be escaped and '
+        "would be live markup in the report. Install the pytest-html the suite was built with (4.1 to 4.x, "
+        "see pyproject.toml) or adapt publik_acceptance/report/page.py escape_test_id to the new markup")
+
+
+def _pytest_html_version() -> str:
+    try:
+        return importlib.metadata.version("pytest-html")
+    except importlib.metadata.PackageNotFoundError:
+        return "(not installed)"
 
 
 def title(info: RunInfo) -> str:

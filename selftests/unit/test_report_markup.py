@@ -4,7 +4,10 @@ way app.js inserts them (selftests/live_markup.py). The sandbox run is in integr
 from __future__ import annotations
 
 import html
+import importlib.metadata
 import json
+
+import pytest
 
 from publik_acceptance.report import metadata, page
 
@@ -29,6 +32,29 @@ def test_the_test_id_cell_is_escaped() -> None:
     assert live_markup(_report({}, cells), MARKER) == []
     assert cells[1] == f'<td class="col-testId">{html.escape(test_id)}</td>'
     assert cells[0] == '<td class="col-result">Failed</td>'
+
+
+def test_a_pytest_html_that_makes_its_test_cell_otherwise_stops_the_run_naming_its_version() -> None:
+    """If pytest-html's Test cell is not the markup escape_test_id knows, the id would stay live markup:
+    never silently."""
+    test_id = f"tests/preflight/test_hosts.py::test_ssh[{PAYLOAD}]"
+    cells = ['<td class="col-result">Failed</td>', f'<td class="col-testId" data-id="x">{test_id}</td>']
+    with pytest.raises(page.ReportMarkupChanged) as raised:
+        page.escape_test_id(test_id, cells)
+    said = str(raised.value)
+    assert f"pytest-html {importlib.metadata.version('pytest-html')} " in said, said
+    assert '<td class="col-testId" data-id="x">' in said and "escape_test_id" in said, said
+    assert PAYLOAD not in said  # the cells are named by their tags, not their content
+
+
+def test_an_id_already_escaped_or_a_dropped_row_is_left_alone() -> None:
+    test_id = f"t.py::test[{PAYLOAD}]"
+    cells = [f'<td class="col-testId">{html.escape(test_id)}</td>']
+    page.escape_test_id(test_id, cells)
+    assert cells == [f'<td class="col-testId">{html.escape(test_id)}</td>']
+    empty: list[str] = []
+    page.escape_test_id(test_id, empty)
+    assert empty == []
 
 
 def test_every_environment_value_is_escaped_and_keys_stay_text() -> None:
