@@ -18,6 +18,11 @@ from publik_acceptance.evidence.probes.privilege import Privilege
 from publik_acceptance.evidence.probes.remote import RemoteResult
 
 KILL_GRACE = 10  # seconds between TERM and KILL
+# Three TERM → wait → KILL loops below, kept apart on purpose: the watchdog (a subshell) signals the
+# cook's group at once and cannot reap it (not its child); the wrapper's own loop reaps the group's
+# leader to keep the cook's exit status and sends no TERM (the cook ended, or was already sent TERM);
+# await_end is a later, separate command that finds stragglers by their marker in any process group
+# (the wrapper may be gone) and gives the wrapper its own grace first.
 MARKER = "publik-acceptance-cook-"
 
 # Wait until no process of the cook (marker in its arguments) is left; stop stragglers. $1 token,
