@@ -18,7 +18,6 @@ from typing import Any
 import pytest
 
 from publik_acceptance.evidence.preflight import PreflightEvidence
-from publik_acceptance.evidence.prober import Prober
 
 _MAIN = threading.main_thread()
 _times: dict[str, float] = {"blocked_on_evidence": 0.0}
@@ -38,7 +37,8 @@ def _timed(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-Prober.resolve_all = _timed(Prober.resolve_all)  # type: ignore[method-assign]
+# DNS: the main thread reads `dns` at collection (resolved there, or in the front door's background thread).
+PreflightEvidence.dns = property(_timed(PreflightEvidence.dns.fget))  # type: ignore[method-assign,arg-type]
 PreflightEvidence._gathered = _timed(PreflightEvidence._gathered)  # type: ignore[method-assign]
 
 

@@ -61,6 +61,7 @@ class PreflightEvidence:
         self.progress = progress  # a line as each category of evidence is in: large preflights talk
         self._announced: set[str] = set()
         self._started = 0.0
+        self._dns_seconds = 0.0
         self.plan = plan
         self.env = plan.environment
         self.pool = pool
@@ -68,11 +69,16 @@ class PreflightEvidence:
         self._lock = threading.RLock()
         self._futures: dict[str, Future] = {}
 
-    def _gathered(self, name: str):  # -> the category's evidence
+    def start(self) -> None:
+        """Start gathering every category now, in the background (at most once per run): a full preflight
+        needs them all, and pytest's own work on the checks then overlaps the network's."""
         with self._lock:
             if not self._futures:
                 self._started = time.monotonic()
                 self._start_gathering()
+
+    def _gathered(self, name: str):  # -> the category's evidence
+        self.start()
         result = self._futures[name].result()
         if self.progress is not None and name not in self._announced:
             self._announced.add(name)
@@ -108,15 +114,27 @@ class PreflightEvidence:
                          "exchanges": aux.submit(self._gather_exchanges)}
         aux.shutdown(wait=False)  # the two tasks run on; the threads end with them
 
-    @cached_property
+    @property
     def dns(self) -> dict[str, DnsEvidence]:
+        answers = self._resolved
+        if self.progress is not None and "dns" not in self._announced:
+            self._announced.add("dns")
+            unresolved = sum(1 for evidence in answers.values() if not evidence.addresses)
+            self.progress(f"preflight evidence: DNS for {len(answers)} hostname(s), {unresolved} without an "
+                          f"address ({self._dns_seconds:.1f} s)")
+        return answers
+
+    def resolve(self) -> None:
+        """Resolve every planned hostname now (once per run; from any thread): the front door asks in the
+        background while pytest collects. The progress line waits for the first reader of `dns`."""
+        self._resolved  # noqa: B018
+
+    @cached_property
+    def _resolved(self) -> dict[str, DnsEvidence]:
         with self._lock:
             started = time.monotonic()
             answers = self.prober.resolve_all(self.plan.hostnames())
-            if self.progress is not None:
-                unresolved = sum(1 for evidence in answers.values() if not evidence.addresses)
-                self.progress(f"preflight evidence: DNS for {len(answers)} hostname(s), {unresolved} without an "
-                              f"address ({time.monotonic() - started:.1f} s)")
+            self._dns_seconds = time.monotonic() - started
             return answers
 
     def frontends_of(self, target: Target) -> list[Frontend]:
@@ -129,7 +147,7 @@ class PreflightEvidence:
         return self._gathered("exchanges")
 
     def _gather_exchanges(self) -> dict[tuple[str, str], HttpExchange]:
-        pairs = sorted({(t.hostname, a) for t in self.plan.targets for a in self.dns[t.hostname].addresses})
+        pairs = sorted({(t.hostname, a) for t in self.plan.targets for a in self._resolved[t.hostname].addresses})
         context = verifying_context(self.env.tls)
         http = self.env.http
 
