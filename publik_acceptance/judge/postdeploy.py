@@ -25,6 +25,7 @@ from publik_acceptance.evidence.probes.remote import SshPool
 from publik_acceptance.evidence.probes.tls import verifying_context
 from publik_acceptance.evidence.servers import Questions, ServerFacts, found_tenant_dir, gather, tenant_places
 from publik_acceptance.judge.expectations import Judgement, State, judge_database, judge_tenant
+from publik_acceptance.judge.federation_poll import FEDERATION_ASPECTS, Federation, federation_items
 from publik_acceptance.judge.page import judge_page
 from publik_acceptance.judge.site_options import judge_wcs_site_options
 from publik_acceptance.judge.theme import judge_theme
@@ -36,7 +37,7 @@ class Item:
     """One expectation being waited for."""
 
     target: Target
-    aspect: str  # "tenant", "database", "page", "theme" or "site-options"
+    aspect: str  # "tenant", "database", "page", "theme", "site-options", or a FEDERATION_ASPECTS one
     address: str | None = None
     judgement: Judgement | None = None
     polls: int = 0
@@ -107,6 +108,8 @@ class PostdeployEvidence:
         self.preflight = preflight
         self._lock = threading.Lock()
         self._outcome: Outcome | None = None
+        self.federation = Federation(plan, prober, self._resolve)
+        self._by_key: dict[tuple[str, str, str | None], Item] = {}
 
     def outcome(self) -> Outcome:
         with self._lock:
@@ -124,6 +127,7 @@ class PostdeployEvidence:
             if target.kind == "wcs":
                 items.append(Item(target, "site-options"))
             items += [Item(target, "page", f.address) for f in self.preflight.frontends_of(target) if f.address]
+        items += [Item(target, aspect) for target, aspect in federation_items(self.plan)]
         return items
 
     def _wait(self) -> Outcome:
@@ -131,6 +135,7 @@ class PostdeployEvidence:
         start = time.monotonic()
         deadline = start + settings.deadline
         items = {item.key: item for item in self._items()}
+        self._by_key = items  # what the federation's login waits on (settled())
         outcome = Outcome(items, settings.deadline, 0.0)
         interval = settings.first_poll
         with ThreadPoolExecutor(max_workers=2, thread_name_prefix="postdeploy") as aux:
@@ -176,13 +181,18 @@ class PostdeployEvidence:
             return http_probe.follow(f"https://{item.target.hostname}/", item.address or "", http.port, context,
                                      http.timeout, self._resolve, connections=connections)
 
+        federated = [i for i in pending if i.aspect in FEDERATION_ASPECTS]
         try:
             chains = self.prober.map(follow, pages, address=lambda i: i.address or "")
+            federation = self.federation.poll([(i.target, i.aspect) for i in federated], self._settled,
+                                              context, connections) if federated else {}
         finally:
             connections.close()
         now = time.monotonic() - start
         for item, hops in zip(pages, chains, strict=True):
             self._record(item, judge_page(item.target, hops), now)
+        for item in federated:
+            self._record(item, federation[(item.target.id, item.aspect)], now)
         server_facts = remote.result() if remote else {}
         db_facts = database.result() if database else None
         now = time.monotonic() - start
@@ -244,6 +254,13 @@ class PostdeployEvidence:
         if known is None:
             known = self.prober.resolve_all([host])[host]
         return first_address(known)
+
+    def _settled(self, target_id: str, aspect: str) -> State | None:
+        """An item's state once it no longer changes (ok, or wrong and settled); None while awaited."""
+        item = self._by_key.get((target_id, aspect, None))
+        if item is None or not item.done or item.judgement is None:
+            return None
+        return item.judgement.state
 
     def _record(self, item: Item, judgement: Judgement, now: float) -> None:
         item.record(judgement, now, self.env.postdeploy.stable_polls)

@@ -38,6 +38,21 @@ def per_target(rig: Rig, name: str, *tests: str) -> set[str]:
     return {f"{test}[{tid}]" for test in tests}
 
 
+def login_checks(rig: Rig) -> set[str]:
+    """Every federation check the healthy sandbox must pass: IdP and SP metadata, each service's login
+    redirect (w.c.s.'s back office as its own), the real login on the agent portal and the back office."""
+    ids = set()
+    for s in rig.services():
+        tid = f"{s.kind}|{s.host}"
+        if s.kind == "authentic":
+            ids.add(f"test_idp_metadata[{tid}]")
+            continue
+        ids |= {f"test_sp_metadata[{tid}]", f"test_login_redirect[{tid}]"}
+        if s.kind == "wcs":
+            ids |= {f"test_login_redirect[wcs-backoffice|{s.host}]", f"test_login[{tid}]"}
+    return ids | {f"test_login[{target_id(rig, 'portal-agent')}]"}
+
+
 def roles(rig: Rig) -> set[str]:
     return {f"test_ssh[{role}|root@127.0.0.15]" for role in ("database", "hobo", "wcs")}
 
@@ -144,6 +159,8 @@ def test_healthy_flow_is_green_and_cooks_once(rig: Rig, tmp_path: Path) -> None:
     assert themed == {f"test_theme[{s.kind}|{s.host}]" for s in rig.services()}, run.passed
     assert [n for n in run.passed if n.startswith("test_wcs_site_options[")] == [
         f"test_wcs_site_options[{target_id(rig, 'wcs')}]"], run.passed
+    # Users can log in (issue 12): every service federated, and the real login passes, none skipped.
+    assert login_checks(rig) <= set(run.passed), sorted(login_checks(rig) - set(run.passed))
     invocations = rig.sandbox.cook_invocations()
     assert len(invocations) == 1, invocations
     (only,) = invocations

@@ -1,0 +1,178 @@
+"""The federation part of a postdeploy poll round: what to probe, probed concurrently, then judged.
+
+Items (aspects of a Target): "idp-metadata" (authentic), "sp-metadata" (every other service),
+"login-redirect" (every service's anonymous login), "backoffice-redirect" (w.c.s.), and "login" (the
+agent portal and each w.c.s. back office, after one real login per instance; postdeploy.login: false
+turns it off). Fetches share the round's kept-alive connections; the login waits until the redirects
+and the IdP metadata it needs are settled, so it runs once per instance, not once per service.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import ssl
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from publik_acceptance.config.errors import ConfigError
+from publik_acceptance.evidence.federation import (
+    IDP_KIND,
+    IDP_METADATA_PATH,
+    LoginEntry,
+    LoginTrace,
+    idp_of,
+    is_agent_portal,
+    log_in,
+    log_out,
+    login_entries,
+    login_views,
+    sp_metadata_path,
+    superuser_email,
+)
+from publik_acceptance.evidence.prober import Prober
+from publik_acceptance.evidence.probes import http as http_probe
+from publik_acceptance.evidence.probes.browser import Browser
+from publik_acceptance.evidence.probes.saml import SamlDocumentError, read_metadata
+from publik_acceptance.judge.expectations import Judgement, State
+from publik_acceptance.judge.federation import (
+    judge_idp_metadata,
+    judge_login,
+    judge_login_redirect,
+    judge_sp_metadata,
+)
+from publik_acceptance.plan import Plan, Target
+
+FEDERATION_ASPECTS = ("idp-metadata", "sp-metadata", "login-redirect", "backoffice-redirect", "login")
+Key = tuple[str, str]  # (target id, aspect)
+Settled = Callable[[str, str], State | None]  # (target id, aspect) → its state once settled (ok, or wrong for good)
+
+
+def federation_items(plan: Plan) -> list[tuple[Target, str]]:
+    items = [(t, "idp-metadata" if t.kind == IDP_KIND else "sp-metadata") for t in plan.targets]
+    items += [(e.target, e.aspect) for e in login_entries(plan)]
+    if plan.environment.postdeploy.login:
+        items += [(t, "login") for t in login_views(plan)]
+    return items
+
+
+@dataclass
+class Federation:
+    plan: Plan
+    prober: Prober
+    resolve: http_probe.Resolve
+    entity_ids: dict[str, str] = field(default_factory=dict)  # target id → the entityID its metadata publishes
+    traces: dict[str, LoginTrace] = field(default_factory=dict)  # instance → its last login session
+
+    def __post_init__(self) -> None:
+        self.entries: dict[Key, LoginEntry] = {(e.target.id, e.aspect): e for e in login_entries(self.plan)}
+
+    def poll(self, wanted: list[tuple[Target, str]], settled: Settled, context: ssl.SSLContext,
+             connections: http_probe.Connections) -> dict[Key, Judgement]:
+        """Judgements for the pending federation items `wanted`."""
+        http = self.plan.environment.http
+        now = datetime.datetime.now(datetime.UTC)
+        fetches = [(t, a) for t, a in wanted if a != "login"]
+
+        def fetch(item: tuple[Target, str]) -> list[http_probe.HttpExchange]:
+            target, aspect = item
+            if aspect in ("idp-metadata", "sp-metadata"):
+                path = IDP_METADATA_PATH if aspect == "idp-metadata" else sp_metadata_path(target)
+                address = self.resolve(target.hostname)
+                if address is None:
+                    return [http_probe.HttpExchange(f"https://{target.hostname}{path}", "-", error_kind="connect",
+                                                    error=f"{target.hostname} does not resolve")]
+                return [http_probe.get(f"https://{target.hostname}{path}", address, http.port, context, http.timeout,
+                                       connections)]
+            entry = self.entries[(target.id, aspect)]
+            address = self.resolve(target.hostname) or ""
+            return http_probe.follow(entry.url, address, http.port, context, http.timeout, self.resolve,
+                                     connections=connections)
+
+        answers = self.prober.map(fetch, fetches, address=lambda i: self.resolve(i[0].hostname) or "")
+        judged: dict[Key, Judgement] = {}
+        for (target, aspect), hops in zip(fetches, answers, strict=True):
+            judged[(target.id, aspect)] = self._judge_fetch(target, aspect, hops, now)
+
+        def state_now(target_id: str, aspect: str) -> State | None:  # this round's ok counts: no round lost
+            this_round = judged.get((target_id, aspect))
+            return State.OK if this_round is not None and this_round.state is State.OK else settled(target_id, aspect)
+
+        judged.update(self._logins([t for t, a in wanted if a == "login"], state_now, context, connections))
+        return judged
+
+    def _judge_fetch(self, target: Target, aspect: str, hops: list[http_probe.HttpExchange],
+                     now: datetime.datetime) -> Judgement:
+        if aspect == "idp-metadata":
+            return judge_idp_metadata(target, hops[0], now)
+        if aspect == "sp-metadata":
+            if hops[0].status == 200:
+                with contextlib.suppress(SamlDocumentError):  # judge_sp_metadata says what is wrong with it
+                    self.entity_ids[target.id] = read_metadata(hops[0].body).entity_id
+            return judge_sp_metadata(target, hops[0])
+        entry = self.entries[(target.id, aspect)]
+        return judge_login_redirect(entry, idp_of(self.plan, target.instance), hops, self.entity_ids.get(target.id))
+
+    def _logins(self, views: list[Target], state: Settled, context: ssl.SSLContext,
+                connections: http_probe.Connections) -> dict[Key, Judgement]:
+        """One login per instance, from the views whose own login redirect reaches the IdP; a view whose
+        redirect is not settled yet waits, one whose redirect failed fails with it (no login needed)."""
+        judged: dict[Key, Judgement] = {}
+        sessions: list[tuple[str, list[Target]]] = []
+        expected = "a real login once the service is federated"
+        for instance in sorted({v.instance for v in views}):
+            idp = idp_of(self.plan, instance)
+            idp_state = state(idp.id, "idp-metadata") if idp is not None else State.OK
+            ready = []
+            for view in (v for v in views if v.instance == instance):
+                entry = self._entry_of(view)
+                entry_state = state(view.id, entry.aspect)
+                if idp_state is None or entry_state is None:
+                    waiting = [w for w, s in ((f"{idp.id if idp else ''} idp-metadata", idp_state),
+                                              (f"{entry.id} {entry.aspect}", entry_state)) if s is None]
+                    judged[(view.id, "login")] = Judgement(State.PENDING, expected, f"waiting for {', '.join(waiting)}",
+                                                           "see those checks")
+                elif entry_state is not State.OK:
+                    judged[(view.id, "login")] = Judgement(
+                        State.WRONG, expected, f"cannot log in: {entry.url} does not lead to authentic's login page "
+                        f"(test_login_redirect[{entry.id}] says why)", "fix that redirect first", final=True)
+                else:
+                    ready.append(view)
+            if ready:
+                sessions.append((instance, ready))
+        traces = self.prober.map(lambda session: self._log_in(session[0], session[1], context, connections), sessions)
+        for (_instance, ready), (trace, email) in zip(sessions, traces, strict=True):
+            for view in ready:
+                judged[(view.id, "login")] = trace if isinstance(trace, Judgement) else judge_login(view, trace, email)
+        return judged
+
+    def _entry_of(self, view: Target) -> LoginEntry:
+        return self.entries[(view.id, "backoffice-redirect" if view.kind == "wcs" else "login-redirect")]
+
+    def _log_in(self, instance: str, views: list[Target], context: ssl.SSLContext,
+                connections: http_probe.Connections) -> tuple[LoginTrace | Judgement, str]:
+        email = superuser_email(self.plan, instance) or ""
+        idp = idp_of(self.plan, instance)
+        expected = f"a real login as the superuser of {instance}"
+        if not email or idp is None:
+            return Judgement(State.WRONG, expected, "the recipe's create-superuser has no email",
+                             "give create-superuser an email", final=True), email
+        try:
+            declared = next(i for i in self.plan.environment.instances if i.name == instance)
+            password = declared.superuser_password.resolve()
+        except (ConfigError, StopIteration) as exc:
+            return Judgement(State.WRONG, expected, f"the superuser password is unavailable: {exc}",
+                             "set the instance's superuser_password", final=True), email
+        http = self.plan.environment.http
+        browser = Browser(http.port, context, http.timeout, self.resolve, connections)
+        start = next((v for v in views if is_agent_portal(v)), views[0])
+        wcs = [v for v in views if v.kind == "wcs"]
+        planned = frozenset(t.hostname for t in self.plan.targets if t.instance == instance)
+        trace = log_in(browser, idp, start, email, password, wcs, planned)
+        self.traces[instance] = trace
+        if trace.step("credentials") is None or trace.refused:
+            return trace, email  # no session was opened: nothing to log out of
+        logouts = [f"https://{v.hostname}/logout/" for v in views if v.kind != "wcs"]
+        logouts += [f"https://{v.hostname}/logout" for v in wcs] + [f"https://{idp.hostname}/logout/"]
+        log_out(browser, logouts, trace)
+        return trace, email
