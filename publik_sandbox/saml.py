@@ -27,6 +27,8 @@ import re
 import secrets
 import sys
 import threading
+import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from http.cookies import CookieError, SimpleCookie
@@ -336,3 +338,34 @@ class Sessions:
     def drop(self, host: str, sid: str | None) -> dict | None:
         with self._lock:
             return self._data.pop((host, sid or ""), None)
+
+
+class Pending:
+    """Short-lived values (pending SSO requests, RelayStates), oldest dropped first: a poller that stops at
+    the login page never comes back for its entry, so the store is bounded in age and size, O(1) a call."""
+
+    def __init__(self, ttl: float = 1800.0, size: int = 20_000) -> None:
+        self.ttl, self.size = ttl, size
+        self._items: OrderedDict[str, tuple[float, Any]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def put(self, key: str, value: Any) -> None:
+        now = time.monotonic()
+        with self._lock:
+            self._items[key] = (now, value)
+            self._items.move_to_end(key)
+            while self._items:
+                oldest, (when, _) = next(iter(self._items.items()))
+                if len(self._items) <= self.size and now - when <= self.ttl:
+                    break
+                del self._items[oldest]
+
+    def get(self, key: str) -> Any | None:
+        with self._lock:
+            item = self._items.get(key)
+        return item[1] if item and time.monotonic() - item[0] <= self.ttl else None
+
+    def pop(self, key: str) -> Any | None:
+        with self._lock:
+            item = self._items.pop(key, None)
+        return item[1] if item and time.monotonic() - item[0] <= self.ttl else None

@@ -33,7 +33,7 @@ class Idp:
         self.lasso = saml.load_lasso()
         self.sessions = saml.Sessions()
         self._servers: dict[Path, tuple[tuple, Any]] = {}
-        self._pending: dict[str, tuple[str, str, float]] = {}  # nonce → (host, SSO query, when)
+        self._pending = saml.Pending(PENDING_TTL)  # nonce → (host, SSO query)
         self.lock = threading.Lock()  # lasso objects are not thread-safe: one SAML operation at a time
 
     # -- the lasso server, cached until the tenant's keys or registry change ----------------------
@@ -117,25 +117,19 @@ class Idp:
         if self.user(web):
             return self.respond(web, web.query)
         nonce = secrets.token_urlsafe(16)
-        now = time.monotonic()
-        with self.lock:
-            for old in [n for n, (_, _, when) in self._pending.items() if now - when > PENDING_TTL]:
-                del self._pending[old]
-            self._pending[nonce] = (web.host, web.query, now)
+        self._pending.put(nonce, (web.host, web.query))
         continue_url = f"/idp/saml2/continue?nonce={nonce}"
         return Reply.redirect(f"/login/?next={quote(continue_url, safe='')}&nonce={nonce}")
 
     def continue_sso(self, web: Web) -> Reply:
         nonce = web.param("nonce")
-        with self.lock:
-            pending = self._pending.get(nonce)
+        pending = self._pending.get(nonce)
         if pending is None or pending[0] != web.host:
             return Reply(400, saml_pages.error_page("Erreur", "SAMLv2 Single Sign On: no pending request", "en"))
         if not self.user(web):
             return Reply.redirect(f"/login/?next={quote(f'/idp/saml2/continue?nonce={nonce}', safe='')}"
                                   f"&nonce={nonce}")
-        with self.lock:
-            self._pending.pop(nonce, None)
+        self._pending.pop(nonce)
         return self.respond(web, pending[1])
 
     def respond(self, web: Web, query: str) -> Reply:

@@ -13,7 +13,6 @@ one fetched at deploy (`saml/idp-metadata.xml`): without it, "SSO support is not
 from __future__ import annotations
 
 import threading
-import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -32,7 +31,7 @@ class Sp:
         self.find_tenant = find_tenant
         self.sessions = saml.Sessions()
         self._servers: dict[Path, tuple[tuple, Any]] = {}
-        self._relay: dict[str, tuple[str, str, float]] = {}  # RelayState → (host, next, when)
+        self._relay = saml.Pending()  # RelayState → (host, next)
         self.lock = threading.Lock()
 
     # -- where the IdP is ------------------------------------------------------------------------
@@ -150,10 +149,7 @@ class Sp:
                 login.buildAuthnRequestMsg()
             except lasso.Error as exc:
                 return Reply(500, saml_pages.error_page("Erreur serveur", f"AuthnRequest: {type(exc).__name__}"))
-            now = time.monotonic()
-            for old in [r for r, (_, _, when) in self._relay.items() if now - when > 1800]:
-                del self._relay[old]
-            self._relay[relay] = (web.host, nxt, now)
+            self._relay.put(relay, (web.host, nxt))
             return Reply.redirect(login.msgUrl)
 
     def consume(self, web: Web, status: int) -> Reply:
@@ -173,7 +169,7 @@ class Sp:
             attributes = _attributes(login.assertion)
             session_dump = login.session.dump() if login.session is not None else None
             relay = web.field("RelayState")
-            kept = self._relay.pop(relay, None)
+            kept = self._relay.pop(relay)
         nxt = kept[1] if kept and kept[0] == web.host else saml.safe_next(relay, web.host, "/")
         email = attributes.get("email") or (login.nameIdentifier.content if login.nameIdentifier else "")
         sid = self.sessions.new(web.host, {"email": email, "session_dump": session_dump})
@@ -183,7 +179,7 @@ class Sp:
         """SP-initiated logout (a signed LogoutRequest to the IdP), or the IdP's LogoutResponse coming back."""
         cookies = [saml.expired_cookie(SESSION_COOKIE)]
         if web.param("SAMLResponse"):
-            kept = self._relay.pop(web.param("RelayState"), None)
+            kept = self._relay.pop(web.param("RelayState"))
             return Reply.redirect(kept[1] if kept and kept[0] == web.host else "/")
         nxt = saml.safe_next(web.param("next"), web.host, "/")
         user = self.sessions.drop(web.host, web.cookies.get(SESSION_COOKIE))
@@ -203,7 +199,7 @@ class Sp:
                 logout.buildRequestMsg()
             except lasso.Error:
                 return Reply.redirect(nxt, cookies=cookies)
-            self._relay[relay] = (web.host, nxt, time.monotonic())
+            self._relay.put(relay, (web.host, nxt))
             return Reply.redirect(logout.msgUrl, cookies=cookies)
 
 
