@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from publik_acceptance.config.catalogue import SERVICE_KINDS
-from publik_sandbox import dnsmasq, envfile, frontend, pki, postgres, procs, sshd, standin, statedir, users
+from publik_sandbox import dnsmasq, envfile, frontend, pki, postgres, procs, saml, sshd, standin, statedir, users
 from publik_sandbox.config import (
     DJANGO_DATABASES,
     REPO_ROOT,
@@ -41,6 +41,7 @@ REQUIRED_BINARIES = {
     sshd.SSHD: "openssh-server",
     str(postgres.PG_BIN / "initdb"): "postgresql-15",
     "/usr/bin/sudo": "sudo",
+    str(saml.DIST_PACKAGES / "lasso.py"): "python3-lasso",  # the federation's SAML library (saml.load_lasso)
 }
 # Stop order: the agent first (it writes into the tenants), postgres last (others use it).
 STOP_ORDER = ("agent", "latency", "frontend-1", "frontend-2", "backends", "dns", "bastion", "sshd", "postgres")
