@@ -58,13 +58,15 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 def pytest_unconfigure(config: pytest.Config) -> None:
     _marks["end"] = time.monotonic()
     path = os.environ.get("PUBLIK_BENCH_TIMING")
-    if not path:
+    if not path or hasattr(config, "workerinput"):  # -n: the main process's view is the operator's
         return
     marks = _marks
+    # With -n the main process collects nothing (its workers do): its checks start after start-up.
+    collected = marks.get("collection_end", marks.get("collection_start", marks["plugin_loaded"]))
     out = {
         "blocked_on_evidence": _times["blocked_on_evidence"],
-        "collection": marks.get("collection_end", 0) - marks.get("collection_start", 0),
-        "tests": marks.get("tests_end", 0) - marks.get("collection_end", 0),
+        "collection": collected - marks.get("collection_start", collected),
+        "tests": marks.get("tests_end", collected) - collected,
         "reporting": marks["end"] - marks.get("tests_end", marks["end"]),
         "plugin_to_end": marks["end"] - marks["plugin_loaded"],
     }

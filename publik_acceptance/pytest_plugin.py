@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from publik_acceptance import sharding
 from publik_acceptance.config.errors import ConfigError
 from publik_acceptance.config.secrets import secret_refs
 from publik_acceptance.deploy.result import CookResult
@@ -111,6 +112,10 @@ def pytest_configure(config: pytest.Config) -> None:
     if name:
         config.pluginmanager.register(GateRecorder(config), "publik-gate")
         _sigterm_as_interrupt(config)
+        if config.pluginmanager.hasplugin("xdist"):  # -n: the preflight's checks spread over processes
+            deadline = config.stash[DEADLINE_KEY]
+            sharding.register(config, run_context(config).preflight, selected_phases(config),
+                              deadline.seconds if deadline is not None else 3600.0)
     elif _runs_suite(config):
         get_plan(config)
 
@@ -275,7 +280,7 @@ class GateRecorder:
         the background, while pytest imports and collects the check modules; and when nothing on the
         command line narrows the preflight, go on to gather every category (it will need them all)."""
         config = self.config
-        if "preflight" not in selected_phases(config) or not _covers_preflight(config):
+        if "preflight" not in selected_phases(config) or not _covers_preflight(config) or sharding.is_worker(config):
             return
         whole = not _narrowing(config, maxfail=False) and not config.option.collectonly \
             and deadline_refusal(config, "the preflight") is None
@@ -284,8 +289,8 @@ class GateRecorder:
 
     @pytest.hookimpl(trylast=True)
     def pytest_collection_finish(self, session: pytest.Session) -> None:
-        if "preflight" not in selected_phases(self.config):
-            return
+        if "preflight" not in selected_phases(self.config) or sharding.is_worker(self.config):
+            return  # a worker's gate decides nothing: the main process's gets every report (sharding.py)
         selected = {item.nodeid for item in session.items}
         expected = {nodeid: SELECTED if nodeid in selected else DESELECTED if nodeid in self.deselected
                     else NOT_COLLECTED for nodeid in preflight_node_ids(session)}
@@ -450,6 +455,15 @@ def _check_roles(item: pytest.Item) -> None:
             raise pytest.UsageError(
                 f"{item.nodeid.split('[')[0]}: @pytest.mark.role({name!r}): no such server role under servers: "
                 f"({', '.join(sorted(plan.environment.servers))}) and not a service kind")
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """The folder of a phase this run does not select is not collected at all: its checks would only be
+    deselected (a preflight at N = 50 collected 1,952 deploy and postdeploy checks for nothing)."""
+    if PLAN_KEY not in config.stash or not collection_path.is_dir():
+        return None
+    phase = phase_of(collection_path, site_dir(config))
+    return True if phase is not None and phase not in selected_phases(config) else None
 
 
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -77,6 +77,32 @@ class PreflightEvidence:
                 self._started = time.monotonic()
                 self._start_gathering()
 
+    def replicate(self, dns: dict[str, DnsEvidence], load: Callable[[], dict[str, tuple[bool, object]]]) -> None:
+        """Take the evidence another process gathered (pytest-xdist's main process, see sharding.py)
+        instead of gathering it here: the DNS answers now, every other category from `load()`, which
+        waits for them: {category: (True, evidence) or (False, the exception gathering it raised)}."""
+        futures: dict[str, Future] = {name: Future() for name in ("servers", "database", "exchanges")}
+
+        def fill() -> None:
+            try:
+                data = load()
+            except BaseException as exc:
+                for future in futures.values():
+                    future.set_exception(exc)
+                return
+            for name, future in futures.items():
+                ok, value = data[name]
+                if ok:
+                    future.set_result(value)
+                else:
+                    future.set_exception(value if isinstance(value, BaseException) else RuntimeError(str(value)))
+
+        with self._lock:
+            self.__dict__["_resolved"] = dns  # what the cached property would hold
+            self._started = time.monotonic()
+            self._futures = futures
+        threading.Thread(target=fill, name="preflight-replica", daemon=True).start()
+
     def _gathered(self, name: str):  # -> the category's evidence
         self.start()
         result = self._futures[name].result()
