@@ -6,7 +6,8 @@ As hobo's deployment does on a real platform:
 - a service provider (every service but authentic) publishes its SP metadata and its deployment
   registers it with the IdP (the authentic tenant's `saml/providers/`); when authentic is deployed
   after it, authentic's deployment registers the services already deployed — a service is known to
-  the IdP only once a deployment registered it;
+  the IdP only once a deployment registered it; a mellon SP keeps a copy of the IdP metadata when
+  authentic is already there (else it loads it when needed, as mellon's METADATA_URL);
 - authentic gets the instance's superuser (the recipe's create-superuser email, the password the
   suite holds as a secret) as a PBKDF2 hash;
 - w.c.s. fetches the IdP metadata while it deploys: if authentic is not there (yet), it logs
@@ -114,6 +115,10 @@ class Federation:
         if idp_tenant is not None:
             with _REGISTRATION:
                 self.register(entry, faults, saml.saml_dir(idp_tenant) / "providers")
+            cert = saml.read_text(saml.saml_dir(idp_tenant) / "cert.pem")
+            if idp and cert and kind != "wcs":  # mellon keeps a copy; without one it loads METADATA_URL when needed
+                self._write(directory / "idp-metadata.xml", saml.idp_metadata(idp["base_url"], cert).encode(),
+                            owner, 0o644)
 
     def register(self, entry: dict, faults: dict[str, set[str]], providers: Path) -> None:
         """Copy a deployed SP's metadata into the IdP's registry (unless saml-sp-unknown)."""

@@ -3,8 +3,8 @@
 mellon (combo, hobo, passerelle, fargo, …): `/login/` → `/accounts/mellon/login/?next=…` → the IdP's
 SSO with a signed AuthnRequest (HTTP-Redirect, RelayState a UUID, next kept here); the Response is
 posted back to `/accounts/mellon/login/` (session cookie, 302 to next); `/accounts/mellon/metadata/`;
-`/logout/` → `/accounts/mellon/logout/` → the IdP's SLO. The IdP metadata is authentic's, read from
-its tenant when needed (mellon loads its METADATA_URL at run time).
+`/logout/` → `/accounts/mellon/logout/` → the IdP's SLO. The IdP metadata is the copy its deployment
+stored, else authentic's read from its tenant when needed (mellon loads its METADATA_URL at run time).
 w.c.s.: `/login/` → the IdP's SSO (RelayState = next); `/backoffice/` anonymous → `/login/?next=…`;
 `/saml/assertionConsumerPost` (303 to RelayState); `/saml/metadata`; `/logout`. Its IdP metadata is the
 one fetched at deploy (`saml/idp-metadata.xml`): without it, "SSO support is not yet configured".
@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, urlsplit
 
 from publik_sandbox import saml, saml_pages
 from publik_sandbox.saml import Reply, Web
@@ -37,19 +38,19 @@ class Sp:
     # -- where the IdP is ------------------------------------------------------------------------
     def idp_metadata(self, web: Web) -> tuple[str, Path] | None:
         """(metadata, file it comes from) of this service's IdP, or None when it has none (yet)."""
-        if web.kind == "wcs":
-            path = saml.saml_dir(web.tenant) / "idp-metadata.xml"
-            text = saml.read_text(path)
+        path = saml.saml_dir(web.tenant) / "idp-metadata.xml"
+        text = saml.read_text(path)
+        if text or web.kind == "wcs":  # w.c.s. only knows the copy its deployment fetched
             return (text, path) if text else None
         idp = next((s.get("base_url") for s in web.hobo.get("services", []) if s.get("service-id") == "authentic"),
                    None)
-        host = (idp or "").split("/")[2] if idp and idp.count("/") >= 2 else ""
-        tenant = self.find_tenant("authentic", host) if host else None
-        if tenant is None:
+        host = (urlsplit(idp).hostname or "") if idp else ""
+        tenant = self.find_tenant("authentic", host) if idp and host else None
+        if idp is None or tenant is None:
             return None
         path = saml.saml_dir(tenant) / "cert.pem"
         cert = saml.read_text(path)
-        return (saml.idp_metadata(idp or "", cert), path) if cert else None
+        return (saml.idp_metadata(idp, cert), path) if cert else None
 
     def server(self, web: Web) -> Any | None:
         directory = saml.saml_dir(web.tenant)
@@ -204,8 +205,6 @@ class Sp:
 
 
 def _quote(value: str) -> str:
-    from urllib.parse import quote
-
     return quote(value, safe="/")
 
 
