@@ -32,6 +32,7 @@ from publik_acceptance.evidence.probes.saml import (
     read_metadata,
 )
 from publik_acceptance.judge.expectations import Judgement, State, ok
+from publik_acceptance.judge.page import BROKEN_SERVICE_TEXTS
 from publik_acceptance.plan import Target
 
 NOT_SERVED_YET = (404, 502, 503, 504)
@@ -57,7 +58,25 @@ def _host(url: str) -> str:
 
 
 def _unserved(hops: list[HttpExchange] | tuple[HttpExchange, ...]) -> HttpExchange | None:
-    return next((h for h in hops if h.status in NOT_SERVED_YET or h.error_kind in ("connect", "timeout")), None)
+    """A hop whose service is not served yet (pending), unless it says it is broken (see _broken)."""
+    return next((h for h in hops if (h.status in NOT_SERVED_YET and _broken(h) is None)
+                 or h.error_kind in ("connect", "timeout")), None)
+
+
+def _broken(hop: HttpExchange) -> str | None:
+    """What a service says when it is deployed but broken (w.c.s. without its database): waiting won't fix it."""
+    return next((text for text in BROKEN_SERVICE_TEXTS if hop.status is not None and hop.status >= 500
+                 and text in hop.body), None)
+
+
+def _broken_service(expected: str, hops: list[HttpExchange] | tuple[HttpExchange, ...]) -> Judgement | None:
+    for hop in hops:
+        text = _broken(hop)
+        if text is not None:
+            return Judgement(State.WRONG, expected, f"{short_url(hop.url)}: {hop.status} {hop.reason} ({text!r})",
+                             f"the service on {_host(hop.url)} is broken: fix it first (see its database check)",
+                             chain_lines(hops))
+    return None
 
 
 def _untrusted(hops: list[HttpExchange] | tuple[HttpExchange, ...]) -> HttpExchange | None:
@@ -67,6 +86,9 @@ def _untrusted(hops: list[HttpExchange] | tuple[HttpExchange, ...]) -> HttpExcha
 def _fetch_problem(expected: str, exchange: HttpExchange, todo: str) -> Judgement | None:
     """Pending while not served; wrong on a TLS failure or any status but 200."""
     lines = chain_lines([exchange])
+    broken = _broken_service(expected, [exchange])
+    if broken is not None:
+        return broken
     if _unserved([exchange]) is not None:
         return Judgement(State.PENDING, expected, f"{exchange.url}: " + (exchange.error or
                          f"{exchange.status} {exchange.reason}"), f"{todo} (not served yet?)", lines)
@@ -194,6 +216,9 @@ def judge_login_redirect(entry: LoginEntry, idp: Target | None, hops: list[HttpE
     todo = (f"check the {target.kind} tenant's identity provider settings (hobo deploys them; w.c.s. needs "
             f"https://{idp.hostname}{IDP_METADATA_PATH} reachable while it deploys), then redeploy it")
     unserved = _unserved(hops)
+    broken_service = _broken_service(expected, hops)
+    if broken_service is not None:
+        return broken_service
     if unserved is not None:
         return Judgement(State.PENDING, expected, f"{short_url(unserved.url)}: " + (unserved.error or
                          f"{unserved.status} {unserved.reason}"), f"{_host(unserved.url)} is not served yet", lines)

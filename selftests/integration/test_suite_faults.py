@@ -94,11 +94,13 @@ PREFLIGHT = {
 }
 
 POSTDEPLOY = {
-    "deploy-never": (lambda r: per_target(r, "passerelle", "test_tenant_directory", "test_database", "test_theme")
+    "deploy-never": (lambda r: per_target(r, "passerelle", "test_tenant_directory", "test_database", "test_theme",
+                                          "test_sp_metadata", "test_login_redirect")
                      | frontends(r, "passerelle", "test_page"), ["still"]),
     "deploy-late": (lambda r: set(), []),
     "deploy-beyond-deadline": (lambda r: per_target(r, "portal-agent", "test_tenant_directory", "test_database",
-                                                         "test_theme")
+                                                         "test_theme", "test_sp_metadata", "test_login_redirect",
+                                                         "test_login")
                                | frontends(r, "portal-agent", "test_page"), ["deadline"]),
     "deploy-wrong-owner": (lambda r: per_target(r, "portal-user", "test_tenant_directory"), ["owned by root"]),
     "deploy-schema-missing": (lambda r: per_target(r, "authentic", "test_database"), ["schema absent"]),
@@ -108,13 +110,33 @@ POSTDEPLOY = {
                              "TENANT_MAPPING"]),
     # w.c.s. still serves a tenant at its old location: found there, nothing fails.
     "wcs-old-location": (lambda r: set(), []),
-    "wcs-database-missing": (lambda r: per_target(r, "wcs", "test_database") | frontends(r, "wcs", "test_page"),
-                             ["database"]),
+    # Nobody can log in to a w.c.s. without its database: its federation checks fail too, at once, naming it.
+    "wcs-database-missing": (lambda r: per_target(r, "wcs", "test_database", "test_sp_metadata", "test_login_redirect",
+                                                  "test_login") | frontends(r, "wcs", "test_page")
+                             | {f"test_login_redirect[wcs-backoffice|{r.service('wcs').host}]"},
+                             {"test_database": ["database"], "test_page": ["database"],
+                              "test_sp_metadata": ["database"], "test_login_redirect": ["database"],
+                              "test_login": ["cannot log in"]}),
     "wrong-redirect": (lambda r: frontends(r, "wcs", "test_page"), ["302 to"]),
     "portal-error": (lambda r: frontends(r, "portal-user", "test_page"), ["500"]),
     "theme-not-applied": (lambda r: per_target(r, "portal-agent", "test_theme"), ["'publik-legacy'", "'publik'"]),
     "wcs-site-options-lost": (lambda r: per_target(r, "wcs", "test_wcs_site_options"),
                               ["[options] default-to-global-view missing", "skeleton"]),
+    # Federation (issue 12): each fault fails exactly the check that shows it.
+    # passerelle's / goes through the IdP too: its page check sees the same refusal.
+    "saml-sp-unknown": (lambda r: per_target(r, "passerelle", "test_login_redirect")
+                        | frontends(r, "passerelle", "test_page"),
+                        {"test_login_redirect": ["authentic's unknown-provider page", "register the service with "
+                                                 "authentic"],
+                         "test_page": ["ends on path /idp/saml2/sso", "no password field"]}),
+    "saml-idp-metadata-race": (lambda r: per_target(r, "wcs", "test_login_redirect", "test_login")
+                               | {f"test_login_redirect[wcs-backoffice|{r.service('wcs').host}]"},
+                               {"test_login_redirect": ["never reaches the IdP", "reachable while it deploys"],
+                                "test_login": ["cannot log in", "/backoffice/"]}),
+    "saml-sp-metadata-wrong-host": (lambda r: per_target(r, "fargo", "test_sp_metadata"), ["is not on"]),
+    "saml-superuser-password-wrong": (lambda r: per_target(r, "portal-agent", "test_login")
+                                      | per_target(r, "wcs", "test_login"),
+                                      ["refused the superuser's credentials", "check the superuser"]),
 }
 
 

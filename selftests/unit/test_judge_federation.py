@@ -214,3 +214,13 @@ def test_a_back_office_sending_back_to_the_login_is_not_logged_in() -> None:
 def test_login_views_are_agent_portals_and_back_offices() -> None:
     # The corpus's combo is the user portal: only w.c.s.'s back office shows the login there.
     assert [v.id for v in login_views(corpus_plan())] == [f"wcs|{WCS}"]
+
+
+def test_a_wcs_without_its_database_is_wrong_at_once_not_pending() -> None:
+    body = "<html><body>Missing database configuration</body></html>"
+    hops = [exchange(f"https://{WCS}/login/", 503, reason="Service Unavailable", body=body)]
+    judgement = judge_login_redirect(entry("wcs"), target("authentic"), hops)
+    assert judgement.state is State.WRONG
+    assert judgement.actual == f"https://{WCS}/login/: 503 Service Unavailable ('Missing database configuration')"
+    metadata = judge_sp_metadata(target("wcs"), hops[0])
+    assert metadata.state is State.WRONG and "database" in metadata.todo
