@@ -5,7 +5,8 @@ with `innerHTML`: the results-table cells, the log, the HTML extras and the envi
 (`<div>value</div>`, or `<li>key: value</li>` for a dict). So a report is safe only if neither the
 static page nor any of those fragments, parsed as HTML, holds an element or an attribute carrying
 the payload's marker. Parsing (html.parser) rather than searching for `<img` avoids counting escaped
-text, which a reader sees as text, as live.
+text, which a reader sees as text, as live. The suite's report is compacted (report/compact.py): its
+data is decoded here exactly as its loader decodes it in the browser.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from __future__ import annotations
 import json
 from html.parser import HTMLParser
 from typing import Any
+
+from publik_acceptance.report import compact
 
 
 class _Finder(HTMLParser):
@@ -31,7 +34,9 @@ class _Finder(HTMLParser):
                 self.found.append(f"<{tag} {name}={value!r}>")
         if self.marker in tag:
             self.found.append(f"<{tag}>")
-        self._in_script = tag in ("script", "style")
+        # JSON a script element holds as data is never run: the compact report's block is decoded and
+        # its fragments scanned as app.js and the loader insert them (live_markup below).
+        self._in_script = tag == "style" or (tag == "script" and dict(attrs).get("type") != "application/json")
 
     def handle_endtag(self, tag: str) -> None:
         self._in_script = False
@@ -80,9 +85,9 @@ def live_markup(page: str, marker: str) -> list[str]:
     """Elements or attributes holding `marker` that a browser would create from the report."""
     static = _scan(page, marker)
     found = [f"static page: {f}" for f in static.found]
-    if static.blob is None:
+    data = json.loads(static.blob) if static.blob is not None else compact.decode(page)
+    if data is None:
         return [*found, "no data-jsonblob in the page (not a pytest-html 4 report?)"]
-    data = json.loads(static.blob)
     fragments = _environment_fragments(data.get("environment") or {}) + _test_fragments(data.get("tests") or {})
     for fragment in fragments:
         found += [f"rendered by app.js: {f}" for f in _scan(fragment, marker).found]

@@ -53,6 +53,8 @@ font-weight:bold;background:#fdf0f0} .pa-targets td.skip,.pa-targets td.partial{
 .logwrapper:not(:has(.log)){display:none} .logwrapper{max-height:180px}
 .pa-note{color:#666;font-size:12px}
 .pa-evidence{color:#222;font-size:12px}
+.pa-failure{border:1px solid #e3b5b5;border-left:4px solid #c62828;padding:2px 10px;margin:8px 0;background:#fff}
+.pa-failure>h4{margin:4px 0;font-size:13px;color:#c62828}
 .pa-ev{border-left:3px solid #bbb;padding:2px 10px;margin:6px 0}
 .pa-ev h4{margin:4px 0;font-size:12px} .pa-kind{background:#eee;border-radius:3px;padding:0 5px;
 font-weight:normal;color:#444;margin-right:4px}

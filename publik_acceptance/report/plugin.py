@@ -19,7 +19,7 @@ from publik_acceptance.config.secrets import REGISTRY, redact
 from publik_acceptance.evidence.log import Evidence, plain
 from publik_acceptance.judge.postdeploy import Outcome
 from publik_acceptance.plan import Plan, load_plan
-from publik_acceptance.report import junit, metadata, page, redaction, screenshots, summary, targets
+from publik_acceptance.report import compact, junit, metadata, page, redaction, screenshots, summary, targets
 from publik_acceptance.report.declared import Declared, check_declaration, declared
 from publik_acceptance.report.outcomes import DECLARED, Results, skip_reason
 from publik_acceptance.report.paths import ReportPaths, report_paths
@@ -208,8 +208,9 @@ class ReportState:
                              host_keys, interrupted, targets.already_deployed(self.plan, self.results))
         self.rows = targets.rows(self.plan, self.results, self.outcome)
         addresses: dict[str, str] = {}
-        if run is not None and "dns" in vars(run.preflight):  # already resolved: never probe again here
-            addresses = {h: e.addresses[0] for h, e in run.preflight.dns.items() if e.addresses}
+        resolved = vars(run.preflight).get("_resolved") if run is not None else None  # never probe again here
+        if resolved is not None:
+            addresses = {h: e.addresses[0] for h, e in resolved.items() if e.addresses}
         self.screens = screenshots.take(self.plan, addresses, self.config.getoption("publik_screenshots"),
                                         self.outcome is not None, targets.failed_pages(self.results))
         self._metadata()
@@ -233,6 +234,10 @@ class ReportState:
         for path in produced:
             redaction.redact_file(path)
         self.leaks = redaction.scan(produced)
+        if self.paths.html.exists():  # after the scan of its plain form: the light one cuts strings into words
+            light = compact.compact(self.paths.html.read_text(encoding="utf-8"))
+            self.paths.html.write_text(light, encoding="utf-8")
+            self.leaks += redaction.scan([self.paths.html])
         if self.leaks:
             session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
 
@@ -281,9 +286,14 @@ class HtmlHooks:
                 page.concluded(report_evidence(report)):
             del data[0]
 
+    def pytest_html_results_table_header(self, cells: list[str]) -> None:
+        """No Links column: no check attaches a link, and its empty cell cost one HTML parse per row at load."""
+        cells[:] = [c for c in cells if c != "<th>Links</th>"]
+
     def pytest_html_results_table_row(self, report: pytest.TestReport, cells: list[str]) -> None:
         """The Test cell pytest-html makes holds the raw test id: escape it. The Duration cell of a check
         judged from evidence gathered in a shared round says how long that evidence took."""
+        cells[:] = [c for c in cells if not c.startswith('<td class="col-links">')]
         when = getattr(report, "when", "call")
         page.escape_test_id(report.nodeid if when == "call" else f"{report.nodeid}::{when}", cells)
         record = self.state.results.records.get(report.nodeid)

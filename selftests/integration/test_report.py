@@ -25,9 +25,10 @@ from pathlib import Path
 
 import pytest
 
+from publik_acceptance.report import compact, screenshots
 from publik_acceptance.report import page as report_page
-from publik_acceptance.report import screenshots
 from publik_acceptance.report.redaction import LEAK_SUFFIX, leak_forms
+from publik_acceptance.report.render import anchor
 from selftests.rig import Rig
 
 pytestmark = pytest.mark.sandbox
@@ -53,10 +54,11 @@ class ReportRun:
         return self.html.read_text(encoding="utf-8")
 
     def blob(self) -> dict:
-        """pytest-html's data: per-test rows and extras, the environment table."""
-        match = re.search(r'data-jsonblob="([^"]*)"', self.page)
-        assert match, "no data blob in the HTML report"
-        return json.loads(html.unescape(match.group(1)))
+        """pytest-html's data: per-test rows and extras (each row's evidence), the environment table, as
+        the report's loader decodes them in the browser (report/compact.py)."""
+        data = compact.decode(self.page)
+        assert data is not None, "no data block in the HTML report"
+        return data
 
     def summary(self) -> dict:
         return json.loads(self.json.read_text(encoding="utf-8"))
@@ -280,7 +282,9 @@ def test_a_closed_gate_shows_in_the_verdict_with_its_failing_checks(rig: Rig, tm
     # each failure's line in the verdict box links to its evidence, shown once, in the list of checks
     links = re.findall(r'href="#(pa-check-[0-9a-f]{16})"', box)
     extras = "".join(e["content"] for rows in run.blob()["tests"].values() for row in rows for e in row["extras"])
-    assert len(links) == len(rig.frontends) and all(extras.count(f'id="{link}"') == 1 for link in links), links
+    failures = run.page[run.page.index(compact.FAILURES_HEADING):run.page.index(compact.ALL_CHECKS)]
+    assert len(links) == len(rig.frontends) and all(failures.count(f'id="{link}"') == 1 and f'id="{link}"' not in
+                                                    extras for link in links), links
 
 
 @pytest.fixture(scope="module")
@@ -299,21 +303,54 @@ def test_a_failure_s_evidence_appears_once_and_the_verdict_box_links_to_it(porta
     combo = rig.service("portal-user")
     failed = [t for t in portal_error.summary()["tests"] if t["outcome"] == "failed"]
     assert {t["name"] for t in failed} == {f"test_page[combo|{combo.host}|{a}]" for a in rig.frontends}, failed
+    page = portal_error.page
+    written = page[page.index(compact.FAILURES_HEADING):page.index(compact.ALL_CHECKS)]  # readable without JS
     for test in failed:
         (row,) = _rows_of(portal_error, test["name"])
         extras = "".join(e["content"] for e in row["extras"])
+        name = html.escape(test["name"])
+        (entry,) = [e for e in written.split('<section class="pa-failure"')[1:] if f"{name}</code>" in e]
         todo = html.escape(test["message"].split("to do:", 1)[1].splitlines()[0].strip())
-        # pytest's failure text (the longrepr) no longer repeats the conclusion under it
-        assert todo not in row["log"] and "expected:" not in row["log"], row["log"]
-        assert extras.count(todo) == 1, extras  # the conclusion, not again in the wait box
-        assert extras.count("final page title") == 1
-        assert 'id="pa-check-' in extras
+        # pytest's failure text (the longrepr) does not repeat the conclusion under it, nor does the row
+        assert "expected:" not in entry and not row["log"], row["log"]
+        assert entry.count(todo) == 1, entry  # the conclusion, not again in the wait box
+        assert entry.count("final page title") == 1 and 'id="pa-check-' in entry
+        assert todo not in extras and "Failed checks</a>, above" in extras  # its row links to it
         # the check took no time itself: its cell says how long its evidence took, and where
         cell = row["resultsTableRow"][2]
         assert re.fullmatch(r'<td class="col-duration">[1-9]\d* ms<br><span class="pa-note">its evidence, gathered '
                             r"in the shared postdeploy wait; judged in \d+ ms</span></td>", cell), cell
         assert test["evidence_duration"] > 0
     assert_counts_agree(portal_error)
+
+
+def test_the_light_report_keeps_each_evidence_block_once_and_fetches_nothing(portal_error: ReportRun) -> None:
+    """Issue 16: every check's evidence is in the file once (a failure's written out above the list, the
+    others in the compact block, identical ones shared), pytest-html's escaped copy of it is gone, and no
+    src or href leaves the file: the platform's URLs are text."""
+    page = portal_error.page
+    assert 'data-jsonblob="' not in page and compact.FAILURES_HEADING in page
+    data = portal_error.blob()
+    rows = [(nodeid, row) for nodeid, rows in data["tests"].items() for row in rows]
+    block = re.search(rf'id="{compact.EVIDENCE_ID}">(.*?)</script>', page, re.S)
+    assert block is not None, "no evidence block"
+    codes = json.loads(block.group(1))
+    assert len(codes) == len(set(codes)), "an evidence block is stored twice"
+    stored = compact.decode(page, fill=False)
+    assert stored is not None
+    slots = [row[compact.SLOT] for rows in stored["tests"].values() for row in rows if compact.SLOT in row]
+    assert sorted(set(slots)) == list(range(len(codes)))  # every block stored is some row's, none left over
+    failures = page[page.index(compact.FAILURES_HEADING):page.index(compact.ALL_CHECKS)]
+    failed = [t["name"] for t in portal_error.summary()["tests"] if t["outcome"] == "failed"]
+    assert failures.count('<section class="pa-failure"') == len(failed) > 0
+    for name in failed:  # its evidence (anchored) once in the whole file, decoded or not
+        assert page.count(f'id="{anchor(name)}"') == 1
+        assert f'id="{anchor(name)}"' not in "".join(e["content"] for _, row in rows
+                                                                  for e in row["extras"])
+    shown = page + "".join(e["content"] for _, row in rows for e in row["extras"]) + json.dumps(data["environment"])
+    assert "https://" in shown  # the platform's URLs are there, as text
+    for attribute, value in re.findall(r"""\b(src|href)\s*=\s*["']([^"']*)["']""", shown):
+        assert value.startswith("#") or value.startswith("data:image/") or value == "", (attribute, value)
 
 
 def test_each_page_whose_check_failed_has_its_screenshot(portal_error: ReportRun, rig: Rig) -> None:
