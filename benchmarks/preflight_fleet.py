@@ -49,6 +49,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks import report_weight  # noqa: E402
 from publik_acceptance.deploy.cook import Cook  # noqa: E402
 from publik_acceptance.evidence.preflight import PreflightEvidence  # noqa: E402
 from publik_acceptance.evidence.prober import Prober  # noqa: E402
@@ -250,6 +251,7 @@ def pytest_run(env_file: Path, work: Path) -> PytestTiming:
     lines = [line for line in result.stdout.splitlines() if line.strip()]
     html = sorted(reports.glob("*.html"))
     html_bytes = html[-1].stat().st_size if html else None
+    report_weight.measure(html[-1] if html else None, env_file)
     return PytestTiming(wall, data.get("blocked_on_evidence", 0.0), data.get("collection", 0.0),
                         data.get("reporting", 0.0), result.returncode, lines[-1] if lines else "",
                         html_bytes, open_in_chromium(html[-1]) if html else None)
@@ -455,6 +457,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{pyt.summary}")
         if pyt.html_bytes is not None:
             print(f"HTML report: {pyt.html_bytes / 1e6:.1f} MB, opened by headless Chromium in {fmt(pyt.html_open)}")
+        report_weight.report(results)
     if post is not None:
         results["postdeploy"] = post.__dict__
         print(f"postdeploy, N={mid}, after a real cook ({fmt(post.cook)}, {post.cook_status}): ready after "
