@@ -242,6 +242,9 @@ def judge_login_redirect(entry: LoginEntry, idp: Target | None, hops: list[HttpE
         return Judgement(State.WRONG, expected, f"the SSO URL carries no readable AuthnRequest: {exc}", todo, lines)
     lines = (*lines, f"AuthnRequest: Issuer {request.issuer}, Destination {request.destination}, "
                      f"{'signed' if request.signed else 'unsigned'}")
+    if _host(request.issuer or "") != target.hostname:
+        return Judgement(State.WRONG, expected, f"the AuthnRequest's Issuer {request.issuer} is not on "
+                         f"{target.hostname}: not this service's own request", todo, lines)
     if request.issuer != want:
         return Judgement(State.WRONG, expected, f"the AuthnRequest's Issuer is {request.issuer}, not {want}",
                          todo, lines)

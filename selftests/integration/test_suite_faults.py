@@ -133,7 +133,9 @@ POSTDEPLOY = {
                                | {f"test_login_redirect[wcs-backoffice|{r.service('wcs').host}]"},
                                {"test_login_redirect": ["never reaches the IdP", "reachable while it deploys"],
                                 "test_login": ["cannot log in", "/backoffice/"]}),
-    "saml-sp-metadata-wrong-host": (lambda r: per_target(r, "fargo", "test_sp_metadata"), ["is not on"]),
+    # …and so does its AuthnRequest's Issuer: the request is not fargo's own.
+    "saml-sp-metadata-wrong-host": (lambda r: per_target(r, "fargo", "test_sp_metadata", "test_login_redirect"),
+                                    ["is not on"]),
     "saml-superuser-password-wrong": (lambda r: per_target(r, "portal-agent", "test_login")
                                       | per_target(r, "wcs", "test_login"),
                                       ["refused the superuser's credentials", "check the superuser"]),

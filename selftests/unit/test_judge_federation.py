@@ -132,8 +132,20 @@ def test_the_unknown_provider_page_is_named() -> None:
 def test_a_request_issued_by_another_service_is_wrong() -> None:
     judgement = judge_login_redirect(entry("hobo"), target("authentic"), mellon_chain(HOBO, issuer_host=PORTAL))
     assert judgement.state is State.WRONG
-    assert judgement.actual == (f"the AuthnRequest's Issuer is https://{PORTAL}/accounts/mellon/metadata/, not "
-                                f"https://{HOBO}/accounts/mellon/metadata/")
+    assert judgement.actual == (f"the AuthnRequest's Issuer https://{PORTAL}/accounts/mellon/metadata/ is not on "
+                                f"{HOBO}: not this service's own request")
+    # …even when the service's own metadata names that other host (saml-sp-metadata-wrong-host).
+    published = f"https://{PORTAL}/accounts/mellon/metadata/"
+    assert judge_login_redirect(entry("hobo"), target("authentic"), mellon_chain(HOBO, issuer_host=PORTAL),
+                                published).state is State.WRONG
+
+
+def test_an_issuer_on_the_host_but_not_the_published_entity_is_wrong() -> None:
+    judgement = judge_login_redirect(entry("hobo"), target("authentic"), mellon_chain(HOBO),
+                                     f"https://{HOBO}/saml/metadata")
+    assert judgement.state is State.WRONG
+    assert judgement.actual == (f"the AuthnRequest's Issuer is https://{HOBO}/accounts/mellon/metadata/, not "
+                                f"https://{HOBO}/saml/metadata")
 
 
 def test_a_chain_through_another_service_proves_nothing() -> None:
