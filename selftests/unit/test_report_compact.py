@@ -22,6 +22,8 @@ from ..live_markup import live_markup
 
 MARKER = "pa-xss-compact"
 HOSTILE = f"</script><!-- <img src=x onerror=alert('{MARKER}')> -->"  # as a server might answer it
+CLICK = ("<script>addEventListener('load',function(){"
+         "document.querySelector('#results-table tbody.passed td.col-testId').click()})</script>")
 RESOURCES = Path(__file__).resolve().parents[2] / ".tox/selftest/lib/python3.11/site-packages/pytest_html/resources"
 
 
@@ -150,20 +152,26 @@ def test_in_chromium_the_loader_hands_app_js_its_rows_and_fills_open_rows() -> N
     assert not isinstance(launch, str)
     binary = screenshots.find_chromium()
     with tempfile.TemporaryDirectory() as tmp:
-        page = Path(tmp) / "report.html"
+        page, clicked = Path(tmp) / "report.html", Path(tmp) / "clicked.html"
         page.write_text(light, encoding="utf-8")
-        for path in (Path(tmp), page):
+        clicked.write_text(light.replace("</body>", CLICK + "</body>", 1), encoding="utf-8")
+        for path in (Path(tmp), page, clicked):
             if launch.owner is not None:
                 os.chown(path, *launch.owner)
         dom = {}
-        for query in ("", "?collapsed="):  # as written (passed rows closed), then every row open
+        # As written (passed rows closed), every row open, and a reader's click on the first passed row
+        # (its timers run: --virtual-time-budget).
+        for key, url in (("closed", page.as_uri()), ("opened", page.as_uri() + "?collapsed="),
+                         ("clicked", clicked.as_uri())):
             done = subprocess.run([*launch.prefix, str(binary), "--headless", "--disable-gpu", "--no-first-run",
                                    f"--user-data-dir={Path(tmp) / 'profile'}", "--host-resolver-rules=MAP * ~NOTFOUND",
-                                   "--dump-dom", page.as_uri() + query], capture_output=True, text=True, timeout=60,
-                                  check=False, cwd=tmp, env=screenshots.environment(Path(tmp)))
-            dom[query] = done.stdout
-    closed, opened = dom[""], dom["?collapsed="]
+                                   "--virtual-time-budget=3000", "--dump-dom", url], capture_output=True, text=True,
+                                  timeout=60, check=False, cwd=tmp, env=screenshots.environment(Path(tmp)))
+            dom[key] = done.stdout
+    closed, opened, clicked_dom = dom["closed"], dom["opened"], dom["clicked"]
     assert len(re.findall(r'class="results-table-row (passed|failed|skipped)"', closed)) == 5, closed[-3000:]
     assert "test_dns[c|z.test]" in closed and "A 127.0.0.11" not in closed  # not rendered until opened
     assert "A 127.0.0.11" in opened and opened.count("&lt;!doctype html&gt; Not Found") == 2
     assert MARKER in opened and live_markup(opened, MARKER) == []  # the page as rendered: text, no element
+    # The failure's evidence is written out (one section), a click renders one passed row's: two.
+    assert closed.count('<section class="pa-ev ') == 1 and clicked_dom.count('<section class="pa-ev ') == 2
