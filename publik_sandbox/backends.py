@@ -34,7 +34,7 @@ from publik_acceptance.config.catalogue import (
     USER_PORTAL_TEMPLATE,
     WCS_DEPLOYING_HOSTNAME,
 )
-from publik_sandbox import saml, saml_pages
+from publik_sandbox import saml_pages, saml_web
 from publik_sandbox.saml_idp import Idp
 from publik_sandbox.saml_sp import Sp
 
@@ -201,9 +201,10 @@ def make_handler(kind: str, platform: Platform, idp: Idp, sp: Sp) -> type[BaseHT
             if path == "/" and host in platform.fault_hosts("wrong-redirect"):
                 agent_portal = _service_url(hobo, "combo", "portal-agent") or "https://www.example.invalid/"
                 return self.redirect(agent_portal)
-            web = saml.Web(kind=kind, host=host, path=path, query=urlsplit(self.path).query, method=self.command,
-                           cookies=saml.parse_cookies(self.headers.get("Cookie", "")), form=self.form,
-                           headers={k.lower(): v for k, v in self.headers.items()}, tenant=tenant, hobo=hobo)
+            web = saml_web.Web(kind=kind, host=host, path=path, query=urlsplit(self.path).query,
+                               method=self.command, cookies=saml_web.parse_cookies(self.headers.get("Cookie", "")),
+                               form=self.form, headers={k.lower(): v for k, v in self.headers.items()},
+                               tenant=tenant, hobo=hobo)
             reply = (idp if kind == "authentic" else sp).handle(web)
             if reply is not None:
                 return self.send(reply.status, reply.body, reply.ctype, reply.headers)

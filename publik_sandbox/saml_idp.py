@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from publik_sandbox import saml, saml_pages
-from publik_sandbox.saml import Reply, Web
+from publik_sandbox import saml, saml_pages, saml_web
+from publik_sandbox.saml_web import Reply, Web
 
 SESSION_COOKIE = "sessionid"
 CSRF_COOKIE = "csrftoken"
@@ -31,9 +31,9 @@ PENDING_TTL = 1800.0
 class Idp:
     def __init__(self) -> None:
         self.lasso = saml.load_lasso()
-        self.sessions = saml.Sessions()
+        self.sessions = saml_web.Sessions()
         self._servers: dict[Path, tuple[tuple, Any]] = {}
-        self._pending = saml.Pending(PENDING_TTL)  # nonce → (host, SSO query)
+        self._pending = saml_web.Pending(PENDING_TTL)  # nonce → (host, SSO query)
         self.lock = threading.Lock()  # lasso objects are not thread-safe: one SAML operation at a time
 
     # -- the lasso server, cached until the tenant's keys or registry change ----------------------
@@ -86,8 +86,8 @@ class Idp:
             return self.login(web)
         if path == "/logout/":
             self.sessions.drop(web.host, web.cookies.get(SESSION_COOKIE))
-            target = saml.safe_next(web.param("next"), web.host, "/")
-            return Reply.redirect(target, cookies=[saml.expired_cookie(SESSION_COOKIE)])
+            target = saml_web.safe_next(web.param("next"), web.host, "/")
+            return Reply.redirect(target, cookies=[saml_web.expired_cookie(SESSION_COOKIE)])
         if path == "/":
             user = self.user(web)
             if user:
@@ -161,7 +161,7 @@ class Idp:
 
     # -- login / logout -------------------------------------------------------------------------
     def login(self, web: Web) -> Reply:
-        nxt = saml.safe_next(web.param("next"), web.host, "/")
+        nxt = saml_web.safe_next(web.param("next"), web.host, "/")
         csrf = web.cookies.get(CSRF_COOKIE) or secrets.token_hex(32)
         cookies = [] if web.cookies.get(CSRF_COOKIE) else [f"{CSRF_COOKIE}={csrf}; Path=/; Secure; SameSite=Lax"]
         if web.method != "POST" or "login-password-submit" not in web.form:
@@ -174,7 +174,7 @@ class Idp:
             return Reply(200, saml_pages.login_page(csrf, saml_pages.LOGIN_ERROR))
         sid = self.sessions.new(web.host, {"email": user["email"], "first_name": user.get("first_name", ""),
                                            "last_name": user.get("last_name", "")})
-        return Reply.redirect(nxt, cookies=[saml.session_cookie(SESSION_COOKIE, sid)])
+        return Reply.redirect(nxt, cookies=[saml_web.session_cookie(SESSION_COOKIE, sid)])
 
     def csrf_ok(self, web: Web) -> bool:
         """Django's rule on HTTPS: cookie and field agree, and the Referer (or Origin) is this host."""
@@ -189,7 +189,7 @@ class Idp:
         """SP-initiated logout: end the IdP session, answer a signed LogoutResponse to the SP."""
         sid = web.cookies.get(SESSION_COOKIE)
         user = self.sessions.drop(web.host, sid) or {}
-        cookies = [saml.expired_cookie(SESSION_COOKIE)]
+        cookies = [saml_web.expired_cookie(SESSION_COOKIE)]
         if not web.param("SAMLRequest"):
             return Reply.redirect("/", cookies=cookies)
         lasso = self.lasso

@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from publik_sandbox import saml, saml_pages
-from publik_sandbox.saml import Reply, Web
+from publik_sandbox import saml, saml_pages, saml_web
+from publik_sandbox.saml_web import Reply, Web
 
 SESSION_COOKIE = "sessionid"
 TenantFinder = Callable[[str, str], "Path | None"]  # (kind, host) → the tenant directory, if deployed
@@ -30,9 +30,9 @@ class Sp:
     def __init__(self, find_tenant: TenantFinder) -> None:
         self.lasso = saml.load_lasso()
         self.find_tenant = find_tenant
-        self.sessions = saml.Sessions()
+        self.sessions = saml_web.Sessions()
         self._servers: dict[Path, tuple[tuple, Any]] = {}
-        self._relay = saml.Pending()  # RelayState → (host, next)
+        self._relay = saml_web.Pending()  # RelayState → (host, next)
         self.lock = threading.Lock()
 
     # -- where the IdP is ------------------------------------------------------------------------
@@ -95,7 +95,7 @@ class Sp:
         if path == "/accounts/mellon/login/":
             if web.method == "POST" and web.field("SAMLResponse"):
                 return self.consume(web, 302)
-            nxt = saml.safe_next(web.param("next"), web.host, "/")
+            nxt = saml_web.safe_next(web.param("next"), web.host, "/")
             if self.user(web):
                 return Reply.redirect(nxt)
             return self.authn_request(web, nxt, relay=str(uuid.uuid4()))
@@ -110,7 +110,7 @@ class Sp:
         if path in ("/saml/metadata", "/saml/metadata.xml"):
             return self.metadata(web)
         if path in ("/login/", "/login"):
-            nxt = saml.safe_next(web.param("next"), web.host, "/")
+            nxt = saml_web.safe_next(web.param("next"), web.host, "/")
             if self.user(web):
                 return Reply.redirect(nxt)
             return self.authn_request(web, nxt, relay=nxt)
@@ -171,18 +171,18 @@ class Sp:
             session_dump = login.session.dump() if login.session is not None else None
             relay = web.field("RelayState")
             kept = self._relay.pop(relay)
-        nxt = kept[1] if kept and kept[0] == web.host else saml.safe_next(relay, web.host, "/")
+        nxt = kept[1] if kept and kept[0] == web.host else saml_web.safe_next(relay, web.host, "/")
         email = attributes.get("email") or (login.nameIdentifier.content if login.nameIdentifier else "")
         sid = self.sessions.new(web.host, {"email": email, "session_dump": session_dump})
-        return Reply.redirect(nxt, status, cookies=[saml.session_cookie(SESSION_COOKIE, sid)])
+        return Reply.redirect(nxt, status, cookies=[saml_web.session_cookie(SESSION_COOKIE, sid)])
 
     def logout(self, web: Web) -> Reply:
         """SP-initiated logout (a signed LogoutRequest to the IdP), or the IdP's LogoutResponse coming back."""
-        cookies = [saml.expired_cookie(SESSION_COOKIE)]
+        cookies = [saml_web.expired_cookie(SESSION_COOKIE)]
         if web.param("SAMLResponse"):
             kept = self._relay.pop(web.param("RelayState"))
             return Reply.redirect(kept[1] if kept and kept[0] == web.host else "/")
-        nxt = saml.safe_next(web.param("next"), web.host, "/")
+        nxt = saml_web.safe_next(web.param("next"), web.host, "/")
         user = self.sessions.drop(web.host, web.cookies.get(SESSION_COOKIE))
         if not user or not user.get("session_dump"):
             return Reply.redirect(nxt, cookies=cookies)

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from publik_acceptance.config.catalogue import SERVICE_KINDS
-from publik_sandbox import saml
+from publik_sandbox import saml, saml_web
 from publik_sandbox.saml_deploy import Federation
 
 SERVICES = [
@@ -127,7 +127,7 @@ def test_metadata_given_to_lasso_keeps_the_published_certificate(tmp_path):
 
 
 def test_pending_store_is_bounded_by_size_and_age():
-    store = saml.Pending(ttl=0.05, size=3)
+    store = saml_web.Pending(ttl=0.05, size=3)
     for key in "abcd":
         store.put(key, key.upper())
     assert store.get("a") is None and store.get("d") == "D"
@@ -137,7 +137,7 @@ def test_pending_store_is_bounded_by_size_and_age():
 
 
 def test_next_stays_on_the_host():
-    assert saml.safe_next("/backoffice/", "w.example.test") == "/backoffice/"
-    assert saml.safe_next("https://w.example.test/x", "w.example.test") == "https://w.example.test/x"
+    assert saml_web.safe_next("/backoffice/", "w.example.test") == "/backoffice/"
+    assert saml_web.safe_next("https://w.example.test/x", "w.example.test") == "https://w.example.test/x"
     for bad in ("//evil.example/", "https://evil.example/", "http://w.example.test/", "javascript:alert(1)"):
-        assert saml.safe_next(bad, "w.example.test") == "/"
+        assert saml_web.safe_next(bad, "w.example.test") == "/"
