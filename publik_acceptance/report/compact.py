@@ -21,6 +21,7 @@ only after the scan of its plain form found nothing (and scans it again after).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from collections import Counter
@@ -228,6 +229,15 @@ def compact(document: str) -> str:
     if not media:
         document = _light_rows(document)
     return document.replace(PYTEST_HTML_LINK, "pytest-html", 1)
+
+
+def light_file(document: str) -> bytes:
+    """The file to write: the light form, UTF-8. A lone surrogate (a file name's undecodable byte, kept by
+    pytest-html's ASCII JSON) is written as its `\\udcXX` escape, valid in the JSON block, readable in text.
+    Data this module does not expect leaves the page as pytest-html wrote it: heavy, never lost."""
+    with contextlib.suppress(ValueError, KeyError, TypeError, IndexError, AttributeError):
+        document = compact(document)
+    return document.encode("utf-8", "backslashreplace")
 
 
 def decode(document: str, fill: bool = True) -> dict[str, Any] | None:

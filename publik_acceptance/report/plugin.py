@@ -235,8 +235,7 @@ class ReportState:
             redaction.redact_file(path)
         self.leaks = redaction.scan(produced)
         if self.paths.html.exists():  # after the scan of its plain form: the light one cuts strings into words
-            light = compact.compact(self.paths.html.read_text(encoding="utf-8"))
-            self.paths.html.write_text(light, encoding="utf-8")
+            self.paths.html.write_bytes(compact.light_file(self.paths.html.read_text(encoding="utf-8")))
             self.leaks += redaction.scan([self.paths.html])
         if self.leaks:
             session.exitstatus = pytest.ExitCode.INTERNAL_ERROR

@@ -130,6 +130,15 @@ def test_the_data_block_cannot_end_its_script_and_hostile_text_stays_text() -> N
     assert 'href="https://' not in light and 'src="http' not in light  # pytest-html's link to PyPI is text
 
 
+def test_an_undecodable_file_name_byte_is_written_as_its_escape() -> None:
+    data = _data()
+    node = "tests/site/test_\udc80.py::test_x"  # a lone surrogate, as os.fsdecode keeps a byte that is not UTF-8
+    data["tests"][node] = [{**_row("test_x", "Passed", _evidence("test_x", "ok")), "testId": node}]
+    written = compact.light_file(_page(data))
+    back = compact.decode(written.decode("utf-8"))
+    assert back is not None and back["tests"][node][0]["testId"] == node
+
+
 def test_a_page_that_is_not_pytest_html_s_is_left_alone() -> None:
     page = "<html><body><p>no data</p></body></html>"
     assert compact.compact(page) == page and compact.decode(page) is None
