@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import ssl
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -61,8 +62,13 @@ class Federation:
     plan: Plan
     prober: Prober
     resolve: http_probe.Resolve
+    # Every frontend address of a hostname: federation probes are spread over them (each address's own
+    # pages are checked by test_page; here one address per probe is enough, and per_address_concurrency
+    # would otherwise hold every probe to the first address's share).
+    addresses: Callable[[str], tuple[str, ...]] | None = None
     entity_ids: dict[str, str] = field(default_factory=dict)  # target id → the entityID its metadata publishes
     traces: dict[str, LoginTrace] = field(default_factory=dict)  # instance → its last login session
+    seconds: dict[str, float] = field(default_factory=dict)  # "fetches", "logins": time spent, for the benchmark
 
     def __post_init__(self) -> None:
         self.entries: dict[Key, LoginEntry] = {(e.target.id, e.aspect): e for e in login_entries(self.plan)}
@@ -74,22 +80,24 @@ class Federation:
         now = datetime.datetime.now(datetime.UTC)
         fetches = [(t, a) for t, a in wanted if a != "login"]
 
-        def fetch(item: tuple[Target, str]) -> list[http_probe.HttpExchange]:
-            target, aspect = item
+        def fetch(numbered: tuple[int, tuple[Target, str]]) -> list[http_probe.HttpExchange]:
+            n, (target, aspect) = numbered
+            address = self._pick(target.hostname, n)
             if aspect in ("idp-metadata", "sp-metadata"):
                 path = IDP_METADATA_PATH if aspect == "idp-metadata" else sp_metadata_path(target)
-                address = self.resolve(target.hostname)
                 if address is None:
                     return [http_probe.HttpExchange(f"https://{target.hostname}{path}", "-", error_kind="connect",
                                                     error=f"{target.hostname} does not resolve")]
                 return [http_probe.get(f"https://{target.hostname}{path}", address, http.port, context, http.timeout,
                                        connections)]
             entry = self.entries[(target.id, aspect)]
-            address = self.resolve(target.hostname) or ""
-            return http_probe.follow(entry.url, address, http.port, context, http.timeout, self.resolve,
-                                     connections=connections)
+            return http_probe.follow(entry.url, address or "", http.port, context, http.timeout,
+                                     lambda host: self._pick(host, n), connections=connections)
 
-        answers = self.prober.map(fetch, fetches, address=lambda i: self.resolve(i[0].hostname) or "")
+        started = time.monotonic()
+        numbered = list(enumerate(fetches))
+        answers = self.prober.map(fetch, numbered, address=lambda i: self._pick(i[1][0].hostname, i[0]) or "")
+        self.seconds["fetches"] = self.seconds.get("fetches", 0.0) + time.monotonic() - started
         judged: dict[Key, Judgement] = {}
         for (target, aspect), hops in zip(fetches, answers, strict=True):
             judged[(target.id, aspect)] = self._judge_fetch(target, aspect, hops, now)
@@ -98,7 +106,9 @@ class Federation:
             this_round = judged.get((target_id, aspect))
             return State.OK if this_round is not None and this_round.state is State.OK else settled(target_id, aspect)
 
+        started = time.monotonic()
         judged.update(self._logins([t for t, a in wanted if a == "login"], state_now, context, connections))
+        self.seconds["logins"] = self.seconds.get("logins", 0.0) + time.monotonic() - started
         return judged
 
     def _judge_fetch(self, target: Target, aspect: str, hops: list[http_probe.HttpExchange],
@@ -140,16 +150,22 @@ class Federation:
                     ready.append(view)
             if ready:
                 sessions.append((instance, ready))
-        traces = self.prober.map(lambda session: self._log_in(session[0], session[1], context, connections), sessions)
+        traces = self.prober.map(lambda numbered: self._log_in(*numbered[1], numbered[0], context, connections),
+                                 list(enumerate(sessions)))
         for (_instance, ready), (trace, email) in zip(sessions, traces, strict=True):
             for view in ready:
                 judged[(view.id, "login")] = trace if isinstance(trace, Judgement) else judge_login(view, trace, email)
         return judged
 
+    def _pick(self, host: str, n: int) -> str | None:
+        """The n-th probe's address for `host`: its frontend addresses in turn."""
+        known = self.addresses(host) if self.addresses is not None else ()
+        return known[n % len(known)] if known else self.resolve(host)
+
     def _entry_of(self, view: Target) -> LoginEntry:
         return self.entries[(view.id, "backoffice-redirect" if view.kind == "wcs" else "login-redirect")]
 
-    def _log_in(self, instance: str, views: list[Target], context: ssl.SSLContext,
+    def _log_in(self, instance: str, views: list[Target], n: int, context: ssl.SSLContext,
                 connections: http_probe.Connections) -> tuple[LoginTrace | Judgement, str]:
         email = superuser_email(self.plan, instance) or ""
         idp = idp_of(self.plan, instance)
@@ -164,7 +180,7 @@ class Federation:
             return Judgement(State.WRONG, expected, f"the superuser password is unavailable: {exc}",
                              "set the instance's superuser_password", final=True), email
         http = self.plan.environment.http
-        browser = Browser(http.port, context, http.timeout, self.resolve, connections)
+        browser = Browser(http.port, context, http.timeout, lambda host: self._pick(host, n), connections)
         start = next((v for v in views if is_agent_portal(v)), views[0])
         wcs = [v for v in views if v.kind == "wcs"]
         planned = frozenset(t.hostname for t in self.plan.targets if t.instance == instance)

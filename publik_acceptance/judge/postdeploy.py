@@ -109,7 +109,7 @@ class PostdeployEvidence:
         self.preflight = preflight
         self._lock = threading.Lock()
         self._outcome: Outcome | None = None
-        self.federation = Federation(plan, prober, self._resolve)
+        self.federation = Federation(plan, prober, self._resolve, self._addresses)
         self._by_key: dict[tuple[str, str, str | None], Item] = {}
 
     def outcome(self) -> Outcome:
@@ -258,6 +258,10 @@ class PostdeployEvidence:
         if known is None:
             known = self.prober.resolve_all([host])[host]
         return first_address(known)
+
+    def _addresses(self, host: str) -> tuple[str, ...]:
+        known = self.preflight.dns.get(host)
+        return known.addresses if known is not None else ()
 
     def _settled(self, target_id: str, aspect: str) -> State | None:
         """An item's state once it no longer changes (ok, or wrong and settled); None while awaited."""
