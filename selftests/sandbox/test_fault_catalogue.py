@@ -69,6 +69,10 @@ def test_targets_by_kind_template_hostname_and_instance(instances):
         ("schema-name-differs:wcs", "w.c.s. has no schema"),
         ("wcs-old-location:combo", "only w.c.s. has an old tenant location"),
         ("wcs-old-location-leftover:hobo", "only w.c.s. has an old tenant location"),
+        ("saml-idp-metadata-race:hobo", "only w.c.s. fetches the IdP metadata at deploy"),
+        ("saml-superuser-password-wrong:wcs", "the superuser's password lives in authentic"),
+        ("saml-sp-unknown:authentic", "authentic is the IdP, not a service provider"),
+        ("saml-sp-metadata-wrong-host:authentic", "authentic is the IdP, not a service provider"),
     ],
 )
 def test_bad_specs_say_what_is_valid(instances, spec, message):
