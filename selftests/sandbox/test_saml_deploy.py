@@ -141,3 +141,10 @@ def test_next_stays_on_the_host():
     assert saml_web.safe_next("https://w.example.test/x", "w.example.test") == "https://w.example.test/x"
     for bad in ("//evil.example/", "https://evil.example/", "http://w.example.test/", "javascript:alert(1)"):
         assert saml_web.safe_next(bad, "w.example.test") == "/"
+
+
+def test_lasso_stays_in_the_sandbox():
+    """The product never loads the system's SAML library: only the sandbox processes do (saml.load_lasso)."""
+    product = Path(__file__).resolve().parents[2] / "publik_acceptance"
+    users = [p for p in product.rglob("*.py") if "load_lasso" in p.read_text() or "import lasso" in p.read_text()]
+    assert users == []
