@@ -12,15 +12,19 @@ One sandbox of max(N) instances with L ms added to every new frontend connection
 - floor: ceil(addresses / http.concurrency) × the slowest single address's DNS+TLS+HTTP time
   (each sampled address measured alone, nothing else in flight).
 
-Then, for the largest N ≤ 50: pytest's own overhead (a real `pytest --env=… --phase preflight` run,
-minus the time its main thread waited on evidence) with the HTML report's size and Chromium's time
-to open it; and the postdeploy evidence after a real cook of those N instances, with SSH connections
-and remote commands per server per poll round.
+Then end to end, for N = 50, 200 and 500 when among the sizes (and the largest N ≤ 50): a real
+`pytest --env=… --phase preflight` as the operator types it, in one process and with pytest-xdist's
+`-n 2`, timed from outside (wall; peak RSS and CPU of the child from wait4) and inside (time its main
+thread waited on evidence, collection, reporting); the headline is `e2e/floor`. For the largest
+N ≤ 50 also the HTML report's size and Chromium's time to open it, and the postdeploy evidence after a
+real cook of those N instances: the whole wait, then one poll round once everything is deployed
+(`postdeploy round`), with SSH connections and remote commands per server per round.
 
 Speed is printed as ratios, never asserted. Needs root and the sandbox packages
-(scripts/system-packages.sh); brings its sandbox down at the end, whatever happens.
+(scripts/system-packages.sh); brings its sandbox down at the end, whatever happens. Run it under
+`flock /tmp/publik-selftest.lock` where self-tests may use the sandbox's addresses.
 
-    python benchmarks/preflight_fleet.py [--sizes 1,10,50] [--latency-ms 20] [--json out.json]
+    python benchmarks/preflight_fleet.py [--sizes 1,10,50,200,500] [--latency-ms 20] [--xdist 2] [--json out.json]
 """
 
 from __future__ import annotations
@@ -221,7 +225,7 @@ def baseline(sandbox: Sandbox, plan: Plan, sample_size: int) -> BaselineTiming:
     return BaselineTiming(len(sample), len(targets), network * scale, servers * scale, failures)
 
 
-# -- pytest overhead, the report ----------------------------------------------------------------------
+# -- pytest end to end, its overhead, the report -----------------------------------------------------
 @dataclass
 class PytestTiming:
     wall: float
@@ -232,29 +236,42 @@ class PytestTiming:
     summary: str
     html_bytes: int | None
     html_open: float | None
+    peak_rss_mib: float  # resource usage of the pytest process (and, with -n, the largest of its workers)
+    cpu: float  # user + system seconds of the pytest process and its waited-for children
+    workers: int = 0  # pytest-xdist worker processes (-n), 0: one process
 
     @property
     def overhead(self) -> float:
         return self.wall - self.blocked
 
 
-def pytest_run(env_file: Path, work: Path) -> PytestTiming:
-    timing = work / "pytest-timing.json"
-    reports = work / "reports"
+def pytest_run(env_file: Path, work: Path, workers: int = 0, chromium: bool = True) -> PytestTiming:
+    """`pytest --phase preflight` as the operator types it, timed from outside (wall, peak memory and CPU of
+    the child from wait4), and from inside by benchmarks/pytest_timing.py (time blocked on evidence)."""
+    tag = f"{env_file.stem}-n{workers}"
+    timing = work / f"pytest-timing-{tag}.json"
+    reports = work / f"reports-{tag}"
     command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "benchmarks.pytest_timing",
                f"--env={env_file}", "--phase=preflight", f"--reports-dir={reports}", "--no-screenshots", "-q"]
-    started = time.monotonic()
-    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600, check=False,
-                            env={**os.environ, "PUBLIK_BENCH_TIMING": str(timing)})
-    wall = time.monotonic() - started
+    if workers:
+        command += ["-n", str(workers)]
+    out = work / f"pytest-{tag}.out"
+    with out.open("w") as sink:
+        started = time.monotonic()
+        process = subprocess.Popen(command, cwd=ROOT, stdout=sink, stderr=subprocess.STDOUT,
+                                   stdin=subprocess.DEVNULL, env={**os.environ, "PUBLIK_BENCH_TIMING": str(timing)})
+        _pid, status, usage = os.wait4(process.pid, 0)
+        wall = time.monotonic() - started
+    process.returncode = os.waitstatus_to_exitcode(status)
     data = json.loads(timing.read_text()) if timing.exists() else {}
-    lines = [line for line in result.stdout.splitlines() if line.strip()]
+    lines = [line for line in out.read_text().splitlines() if line.strip()]
     html = sorted(reports.glob("*.html"))
     html_bytes = html[-1].stat().st_size if html else None
-    report_weight.measure(html[-1] if html else None, env_file)
+    report_weight.measure(html[-1] if html and chromium else None, env_file)
     return PytestTiming(wall, data.get("blocked_on_evidence", 0.0), data.get("collection", 0.0),
-                        data.get("reporting", 0.0), result.returncode, lines[-1] if lines else "",
-                        html_bytes, open_in_chromium(html[-1]) if html else None)
+                        data.get("reporting", 0.0), process.returncode, lines[-1] if lines else "",
+                        html_bytes, open_in_chromium(html[-1]) if html and chromium else None,
+                        usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime, workers)
 
 
 def open_in_chromium(page: Path) -> float | None:
@@ -283,6 +300,7 @@ class PostdeployTiming:
     ssh_connections: int
     commands_per_server_round: int
     pending: int
+    items: int = 0  # awaited items of the steady round (tenant, database, page per address, applied, federation)
 
 
 def postdeploy(plan: Plan) -> PostdeployTiming:
@@ -311,7 +329,7 @@ def postdeploy(plan: Plan) -> PostdeployTiming:
             cook=cook_time, cook_status=cook.status, wait=outcome.elapsed, rounds=len(outcome.rounds),
             round_mean=statistics.mean(r.elapsed for r in outcome.rounds) if outcome.rounds else 0.0,
             steady=steady_time, servers=len(servers), ssh_connections=sum(pool2.stats.connections.values()),
-            commands_per_server_round=per_round, pending=pending)
+            commands_per_server_round=per_round, pending=pending, items=len(steady.items))
     finally:
         prober2.close()
         pool2.close()
@@ -364,13 +382,18 @@ def table(headers: list[str], rows: list[list[str]]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--sizes", default="1,10,50", help="instance counts, comma-separated (default 1,10,50)")
+    parser.add_argument("--sizes", default="1,10,50,200",
+                        help="instance counts, comma-separated (default 1,10,50,200; 500 for the scale figures)")
+    parser.add_argument("--e2e-sizes", default="50,200,500",
+                        help="sizes (among --sizes) whose whole `pytest --phase preflight` is timed")
+    parser.add_argument("--xdist", type=int, default=2,
+                        help="also time each end-to-end run with pytest-xdist's -n WORKERS (0: not)")
     parser.add_argument("--latency-ms", type=float, default=20.0, help="added per connection and DNS answer")
     parser.add_argument("--runs", type=int, default=3, help="suite runs per size (the median is kept)")
     parser.add_argument("--baseline-hosts", type=int, default=14,
                         help="hosts timed by hand per size beyond this many (then extrapolated)")
     parser.add_argument("--no-postdeploy", action="store_true", help="skip the cook and the postdeploy measure")
-    parser.add_argument("--no-pytest", action="store_true", help="skip the pytest overhead measure")
+    parser.add_argument("--no-pytest", action="store_true", help="skip the end-to-end pytest measures")
     parser.add_argument("--concurrency", type=int, help="http.concurrency for the suite (default: the environment's)")
     parser.add_argument("--per-address", type=int,
                         help="http.per_address_concurrency for the suite (default: the environment's)")
@@ -430,7 +453,13 @@ def main(argv: list[str] | None = None) -> int:
                           f"{fmt(suite.network)}; floor = ceil({suite.addresses}/{concurrency}) × {fmt(slowest)})")
         mid = max([n for n in sizes if n <= 50] or [sizes[0]])
         mid_env = work / f"fleet-{mid}.yml"
-        pyt = None if args.no_pytest else pytest_run(mid_env, work)
+        e2e_sizes = [] if args.no_pytest else sorted({mid} | ({int(x) for x in args.e2e_sizes.split(",")} & set(sizes)))
+        e2e: dict[int, list[PytestTiming]] = {}
+        for n in e2e_sizes:
+            log(f"N={n}: pytest --phase preflight" + (f", then with -n {args.xdist}" if args.xdist else ""))
+            e2e[n] = [pytest_run(work / f"fleet-{n}.yml", work, chromium=n == mid)]
+            if args.xdist:
+                e2e[n].append(pytest_run(work / f"fleet-{n}.yml", work, workers=args.xdist, chromium=False))
         post = None if args.no_postdeploy else postdeploy(load_plan(mid_env))
     finally:
         log("sandbox down")
@@ -450,9 +479,36 @@ def main(argv: list[str] | None = None) -> int:
     print("  * baseline extrapolated linearly from a random sample of hosts (SSH is not delayed: it is local)\n")
     for line in ratios:
         print(line)
-    if pyt is not None:
-        results["pytest"] = {**pyt.__dict__, "overhead": pyt.overhead}
-        print(f"\npytest --phase preflight, N={mid}: {fmt(pyt.wall)} wall, {fmt(pyt.blocked)} waiting on evidence, "
+    if e2e:
+        print("\nEnd to end: `pytest --phase preflight` as typed (start-up, DNS at collection, the checks, the report)")
+        rows = []
+        for n, runs in e2e.items():
+            size = results["sizes"][n]
+            floor = size["floor"]
+            for run in runs:
+                rows.append([str(n), str(size["hostnames"]), str(size["addresses"]),
+                             f"-n {run.workers}" if run.workers else "1 process", fmt(run.wall), fmt(run.blocked),
+                             fmt(run.overhead), fmt(run.collection), fmt(run.reporting), fmt(run.cpu),
+                             f"{run.peak_rss_mib:.0f} MiB", fmt(floor), f"{run.wall / floor:.2f}", run.summary])
+        print(table(["N", "hostnames", "addresses", "run", "wall", "waiting on evidence", "pytest's own", "collection",
+                     "reporting", "CPU", "peak RSS", "floor", "e2e/floor", "outcome"], rows))
+        results["e2e"] = {n: [{**r.__dict__, "overhead": r.overhead, "e2e_floor": r.wall / results["sizes"][n]["floor"]}
+                              for r in runs] for n, runs in e2e.items()}
+        for n, runs in e2e.items():
+            best = min(runs, key=lambda r: r.wall)
+            print(f"N={n:<3} e2e/floor      = {runs[0].wall / results['sizes'][n]['floor']:.2f}"
+                  + (f" (with -n {best.workers}: {best.wall / results['sizes'][n]['floor']:.2f})"
+                     if best.workers else "") + "  — headline, target ≤ 2")
+        if len(e2e) > 1:
+            small, large = min(e2e), max(e2e)
+            grow = results["sizes"][large]["hostnames"] / results["sizes"][small]["hostnames"]
+            time_x = e2e[large][0].wall / e2e[small][0].wall
+            memory_x = e2e[large][0].peak_rss_mib / e2e[small][0].peak_rss_mib
+            linear = time_x <= grow * 1.1 and memory_x <= grow * 1.1
+            print(f"scale N={small} → N={large}: ×{grow:.0f} hostnames, ×{time_x:.1f} wall, ×{memory_x:.1f} peak "
+                  f"memory ({'linear or better' if linear else 'worse than linear'})")
+        pyt = e2e[mid][0]
+        print(f"pytest --phase preflight, N={mid}: {fmt(pyt.wall)} wall, {fmt(pyt.blocked)} waiting on evidence, "
               f"overhead {fmt(pyt.overhead)} (collection {fmt(pyt.collection)}, reporting {fmt(pyt.reporting)}); "
               f"{pyt.summary}")
         if pyt.html_bytes is not None:
@@ -465,6 +521,8 @@ def main(argv: list[str] | None = None) -> int:
               f"one round once deployed {fmt(post.steady)}; SSH connections {post.ssh_connections} for "
               f"{post.servers} server(s); at most {post.commands_per_server_round} remote commands per server per "
               f"round" + (f"; {post.pending} items still pending" if post.pending else ""))
+        print(f"N={mid:<3} postdeploy round = {fmt(post.steady)} (one poll round once deployed, {post.items} items; "
+              "target ≤ 1 s)")
     if args.json:
         args.json.write_text(json.dumps(results, indent=1, default=str) + "\n")
     return 0
