@@ -242,6 +242,21 @@ def light_file(document: str) -> bytes:
     return document.encode("utf-8", "backslashreplace")
 
 
+def readable(document: str) -> str:
+    """The report as text one can search (grep, a self-test): the page, then each row's cells, log and
+    evidence decoded, then the environment table. `python -m publik_acceptance.report.compact FILE`."""
+    data = decode(document)
+    if data is None:
+        return document
+    parts = [document]
+    for rows in (data.get("tests") or {}).values():
+        for row in rows:
+            parts += [*map(str, row.get("resultsTableRow") or []), str(row.get("log") or "")]
+            parts += [str(e.get("content") or "") for e in row.get("extras") or []]
+    parts.append(json.dumps(data.get("environment"), ensure_ascii=False))
+    return "\n".join(parts)
+
+
 def decode(document: str, fill: bool = True) -> dict[str, Any] | None:
     """pytest-html's data of a compacted page, each row's evidence back in its extras (tests, live_markup);
     `fill=False`: the rows as stored, each row's evidence a number under SLOT."""
@@ -271,3 +286,11 @@ def decode(document: str, fill: bool = True) -> dict[str, Any] | None:
                 row["extras"] = [{"name": None, "format_type": "html", "content": evidence[row.pop(SLOT)],
                                   "mime_type": None, "extension": None}, *row.get("extras", [])]
     return data
+
+
+if __name__ == "__main__":
+    import sys
+
+    for name in sys.argv[1:]:
+        with open(name, encoding="utf-8") as report:
+            sys.stdout.write(readable(report.read()) + "\n")

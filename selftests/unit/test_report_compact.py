@@ -139,6 +139,14 @@ def test_an_undecodable_file_name_byte_is_written_as_its_escape() -> None:
     assert back is not None and back["tests"][node][0]["testId"] == node
 
 
+def test_the_readable_text_has_every_row_s_evidence_for_a_search() -> None:
+    light = compact.compact(_page(_data()))
+    assert "A 127.0.0.11" not in light  # cut into words in the file
+    text = compact.readable(light)
+    assert "A 127.0.0.11" in text and "test_dns[c|z.test]" in text and "judged in 1 ms" in text
+    assert text.count("&lt;!doctype html&gt; Not Found") == 2  # each row's, as a reader opening both sees it
+
+
 def test_a_page_that_is_not_pytest_html_s_is_left_alone() -> None:
     page = "<html><body><p>no data</p></body></html>"
     assert compact.compact(page) == page and compact.decode(page) is None
