@@ -188,8 +188,9 @@ class Agent:
                         sql.Identifier(self.schema_name(kind, host, faults))))
             except Exception as exc:
                 error = f"schema not created in database {database!r}: {exc}"
+        pair = self.federation.prepare(host)
         tenant = self.make_tenant(kind, host, faults)
-        self.federation.federate(entry, message, faults, tenant, owner)  # before hobo.json: the tenant's last file
+        self.federation.federate(entry, message, faults, tenant, owner, pair)  # before hobo.json, the last file
         self.write(tenant / "hobo.json", self.hobo_json(entry, message), owner)
         if error:
             raise DeployError(error)

@@ -80,22 +80,27 @@ class Federation:
         return next((s for s in message.get("services", []) if s.get("service-id") == "authentic"), None)
 
     # -- every tenant ---------------------------------------------------------------------------
-    def keys(self, tenant: Path, host: str, owner: str) -> Path:
+    def prepare(self, host: str) -> tuple[bytes, bytes]:
+        """The tenant's certificate and key, made before its directory appears: the backends serve a tenant as
+        soon as it exists, and a half-federated one would answer errors in between."""
+        return saml.make_keypair(host, self.keys_pool.key_for(host))
+
+    def keys(self, tenant: Path, host: str, owner: str, pair: tuple[bytes, bytes] | None = None) -> Path:
         directory = saml.saml_dir(tenant)
         directory.mkdir(mode=0o755, exist_ok=True)
         shutil.chown(directory, owner, owner)
         if not (directory / "key.pem").exists() or not (directory / "cert.pem").exists():
-            cert, key = saml.make_keypair(host, self.keys_pool.key_for(host))
+            cert, key = pair or self.prepare(host)
             self._write(directory / "key.pem", key, owner, 0o600)
             self._write(directory / "cert.pem", cert, owner, 0o644)
         return directory
 
-    def federate(self, entry: dict, message: dict, faults: dict[str, set[str]], tenant: Path, owner: str) -> None:
+    def federate(self, entry: dict, message: dict, faults: dict[str, set[str]], tenant: Path, owner: str,
+                 pair: tuple[bytes, bytes] | None = None) -> None:
         """Keys, then the role's own step: IdP (superuser, registry) or SP (metadata, registration)."""
         kind, host = entry["service-id"], hostname(entry["base_url"])
-        directory = self.keys(tenant, host, owner)
+        directory = self.keys(tenant, host, owner, pair)
         if kind == "authentic":
-            self.superuser(directory, host, owner, faults)
             providers = directory / "providers"
             providers.mkdir(mode=0o755, exist_ok=True)
             shutil.chown(providers, owner, owner)
@@ -103,6 +108,7 @@ class Federation:
                 for other in message.get("services", []):
                     if other.get("service-id") != "authentic":
                         self.register(other, faults, providers)
+            self.superuser(directory, host, owner, faults)  # after the registry: only a login waits for it
             return
         base_url = entry["base_url"]
         if host in faults.get("saml-sp-metadata-wrong-host", ()):
