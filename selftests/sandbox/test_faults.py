@@ -7,7 +7,9 @@ tenant, a 503… A fault added to the catalogue without a check here fails.
 
 from __future__ import annotations
 
+import configparser
 import io
+import json
 import os
 import pwd
 import ssl
@@ -22,6 +24,7 @@ import paramiko
 import psycopg
 import pytest
 
+from publik_acceptance.config.catalogue import SERVICE_KINDS, WCS_DEPLOYING_HOSTNAME
 from publik_acceptance.config.naming import django_schema_name, wcs_database_name
 from publik_sandbox import CATALOGUE, SandboxError, saml
 from selftests import clients, saml_flow
@@ -155,6 +158,17 @@ def _(rig):
     with pytest.raises(TimeoutError):
         rig.get(rig.service("fargo"), timeout=1.0)
     assert time.monotonic() - started >= 0.9
+
+
+@check("http-no-vhost")
+def _(rig):
+    authentic = rig.service("authentic")
+    for frontend in (0, 1):
+        assert _verify_error(rig, "authentic", frontend) is None  # only the vhost is missing, not the certificate
+        page = rig.get(authentic, frontend=frontend)
+        assert page.status == 404 and "<center>nginx</center>" in page.body, page.body
+    hobo = rig.get(rig.service("hobo"))
+    assert hobo.status == 404 and "<center>nginx</center>" not in hobo.body  # the others reach the services
 
 
 # -- hosts -----------------------------------------------------------------------------------------
@@ -349,6 +363,53 @@ def _(rig):
     assert rig.get(rig.service("portal-agent")).status == 200
 
 
+@check("schema-name-differs")
+def _(rig):
+    _cook_and_wait(rig)
+    authentic = rig.service("authentic")
+    planned = django_schema_name(authentic.host)
+    mapped = f"old_{planned}"[:63]
+    found = clients.schemas(rig.paths.pg_socket_dir, "authentic2_multitenant")
+    assert planned not in found and mapped in found
+    manage = rig.paths.bin / SERVICE_KINDS["authentic"].manage
+    client = rig.ssh()
+    try:
+        status, out, err = clients.ssh_run(client, f"sudo -n -u authentic-multitenant {manage} list_tenants", 30)
+    finally:
+        client.close()
+    assert status == 0, err
+    assert f"{mapped} {authentic.host}" in out.splitlines(), out
+
+
+@check("wcs-old-location")
+def _(rig):
+    _cook_and_wait(rig, expect_missing=("wcs",))
+    wcs = rig.service("wcs")
+    old = rig.tenant_dir(wcs).parent.parent / wcs.host
+    assert clients.wait_for(lambda: (old / "config.pck").exists(), 10), f"no w.c.s. tenant at {old}"
+    assert not rig.tenant_dir(wcs).exists()
+    assert wcs_database_name(wcs.url) in clients.databases(rig.paths.pg_socket_dir)
+    assert clients.wait_for(lambda: rig.get(wcs).status == 302, 10), "w.c.s. does not serve its old-location tenant"
+
+
+@check("theme-not-applied")
+def _(rig):
+    _cook_and_wait(rig)
+    themes = {s.host: json.loads((rig.tenant_dir(s) / "hobo.json").read_text())["variables"].get("theme")
+              for s in rig.services()}
+    assert themes.pop(rig.service("portal-agent").host) == "publik-legacy"
+    assert set(themes.values()) == {"publik"}, themes
+
+
+@check("wcs-site-options-lost")
+def _(rig):
+    _cook_and_wait(rig)
+    options = configparser.ConfigParser(interpolation=None)
+    options.read_string((rig.tenant_dir(rig.service("wcs")) / "site-options.cfg").read_text())
+    assert not options.has_option("options", "default-to-global-view")
+    assert WCS_DEPLOYING_HOSTNAME not in options.get("options", "allowed_hostname", fallback="")
+
+
 # -- pre-existing tenants --------------------------------------------------------------------------
 @check("tenants-all-deployed")
 def _(rig):
@@ -364,6 +425,15 @@ def _(rig):
     deployed = {s.kind for s in rig.services() if rig.deployed(s)}
     assert deployed == {"hobo", "authentic"}
     assert rig.get(rig.service("portal-user")).status == 404
+
+
+@check("wcs-old-location-leftover")
+def _(rig):
+    wcs = rig.service("wcs")
+    assert (rig.tenant_dir(wcs).parent.parent / wcs.host / "config.pck").exists()
+    assert not rig.tenant_dir(wcs).exists()
+    assert rig.sandbox.cook_invocations() == []
+    assert rig.get(wcs).status != 404  # w.c.s. serves it: the name is taken before any cook
 
 
 # -- SAML federation (the healthy flow: test_saml.py) --------------------------------------------------
