@@ -150,8 +150,11 @@ class Federation:
                     ready.append(view)
             if ready:
                 sessions.append((instance, ready))
+        # A session's requests go to the frontend address it picked: it holds that address's slot, so the
+        # logins stay within per_address_concurrency like every other probe.
         traces = self.prober.map(lambda numbered: self._log_in(*numbered[1], numbered[0], context, connections),
-                                 list(enumerate(sessions)))
+                                 list(enumerate(sessions)),
+                                 address=lambda numbered: self._pick(numbered[1][1][0].hostname, numbered[0]) or "")
         for (_instance, ready), (trace, email) in zip(sessions, traces, strict=True):
             for view in ready:
                 judged[(view.id, "login")] = trace if isinstance(trace, Judgement) else judge_login(view, trace, email)
