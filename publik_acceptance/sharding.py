@@ -19,7 +19,6 @@ import base64
 import os
 import pickle
 import shutil
-import sys
 import tempfile
 import threading
 import time
@@ -166,31 +165,38 @@ def _ours(report: Any) -> dict[str, Any]:
     return {name: value for name, value in vars(report).items() if name.startswith("publik_")}
 
 
-@pytest.hookimpl(wrapper=True)
-def pytest_report_to_serializable(config: pytest.Config, report: Any) -> Generator[None, Any, Any]:
-    """Our attributes (evidence, declared facts: dataclasses) go across pickled: execnet carries only
-    plain values. Worker and main process are the same user's processes of the same run."""
-    ours = _ours(report)
-    for name in ours:
-        delattr(report, name)
-    try:
-        data = yield
-    finally:
-        for name, value in ours.items():
-            setattr(report, name, value)
-    if ours and isinstance(data, dict):
-        data[CARRIED] = base64.b64encode(pickle.dumps(ours)).decode("ascii")
-    return data
+class Send:
+    """In a worker: our attributes of a report (evidence, declared facts: dataclasses) go across pickled,
+    as execnet carries only plain values. Worker and main process are the same user's processes of the
+    same run; the main process redacts the report as soon as it has it, before anything shows it."""
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_report_to_serializable(self, config: pytest.Config, report: Any) -> Generator[None, Any, Any]:
+        ours = _ours(report)
+        for name in ours:
+            delattr(report, name)
+        try:
+            data = yield
+        finally:
+            for name, value in ours.items():
+                setattr(report, name, value)
+        if ours and isinstance(data, dict):
+            data[CARRIED] = base64.b64encode(pickle.dumps(ours)).decode("ascii")
+        return data
 
 
-@pytest.hookimpl(wrapper=True)
-def pytest_report_from_serializable(config: pytest.Config, data: dict[str, Any]) -> Generator[None, Any, Any]:
-    carried = data.pop(CARRIED, None)
-    report = yield
-    if carried is not None and report is not None:
-        for name, value in pickle.loads(base64.b64decode(carried)).items():
-            setattr(report, name, value)
-    return report
+class Receive:
+    """In the main process: the worker's attributes back on the report it rebuilds."""
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_report_from_serializable(self, config: pytest.Config, data: dict[str, Any]) -> Generator[
+            None, Any, Any]:
+        carried = data.pop(CARRIED, None)
+        report = yield
+        if carried is not None and report is not None:
+            for name, value in pickle.loads(base64.b64decode(carried)).items():
+                setattr(report, name, value)
+        return report
 
 
 def register(config: pytest.Config, evidence: PreflightEvidence, phases: tuple[str, ...],
@@ -202,9 +208,7 @@ def register(config: pytest.Config, evidence: PreflightEvidence, phases: tuple[s
         if problem is not None:
             raise pytest.UsageError(problem)
         manager.register(Controller(config, evidence), "publik-shards-controller")
+        manager.register(Receive(), "publik-shards-receive")
     elif is_worker(config):
         manager.register(Worker(config, evidence, deadline), "publik-shards-worker")
-    else:
-        return
-    if not manager.is_registered(sys.modules[__name__]):
-        manager.register(sys.modules[__name__], "publik-shards-carry")
+        manager.register(Send(), "publik-shards-send")
