@@ -106,8 +106,16 @@ class Federation:
             this_round = judged.get((target_id, aspect))
             return State.OK if this_round is not None and this_round.state is State.OK else settled(target_id, aspect)
 
+        # After the fetches, not alongside: on the benchmark's platform, starting the logins with them saved
+        # nothing (the servers were the limit) and cost a second login whenever a redirect failed.
         started = time.monotonic()
-        judged.update(self._logins([t for t, a in wanted if a == "login"], state_now, context, connections))
+        waiting, sessions = self._sessions([t for t, a in wanted if a == "login"], state_now)
+        judged.update(waiting)
+        ran = self._run(sessions, context, connections)
+        for instance, ready in sessions:
+            trace, email = ran[instance]
+            for view in ready:
+                judged[(view.id, "login")] = trace if isinstance(trace, Judgement) else judge_login(view, trace, email)
         self.seconds["logins"] = self.seconds.get("logins", 0.0) + time.monotonic() - started
         return judged
 
@@ -123,10 +131,10 @@ class Federation:
         entry = self.entries[(target.id, aspect)]
         return judge_login_redirect(entry, idp_of(self.plan, target.instance), hops, self.entity_ids.get(target.id))
 
-    def _logins(self, views: list[Target], state: Settled, context: ssl.SSLContext,
-                connections: http_probe.Connections) -> dict[Key, Judgement]:
-        """One login per instance, from the views whose own login redirect reaches the IdP; a view whose
-        redirect is not settled yet waits, one whose redirect failed fails with it (no login needed)."""
+    def _sessions(self, views: list[Target], state: Settled) -> tuple[dict[Key, Judgement],
+                                                                      list[tuple[str, list[Target]]]]:
+        """Per instance, the views ready for a login (their own redirect reaches the IdP), and judgements for
+        the others: pending while their redirect is not settled, wrong with it once it failed (no login)."""
         judged: dict[Key, Judgement] = {}
         sessions: list[tuple[str, list[Target]]] = []
         expected = "a real login once the service is federated"
@@ -150,15 +158,17 @@ class Federation:
                     ready.append(view)
             if ready:
                 sessions.append((instance, ready))
+        return judged, sessions
+
+    def _run(self, sessions: list[tuple[str, list[Target]]], context: ssl.SSLContext,
+             connections: http_probe.Connections) -> dict[str, tuple[LoginTrace | Judgement, str]]:
+        """instance → its login session (or why none could start) and the superuser's email."""
         # A session's requests go to the frontend address it picked: it holds that address's slot, so the
         # logins stay within per_address_concurrency like every other probe.
         traces = self.prober.map(lambda numbered: self._log_in(*numbered[1], numbered[0], context, connections),
                                  list(enumerate(sessions)),
                                  address=lambda numbered: self._pick(numbered[1][1][0].hostname, numbered[0]) or "")
-        for (_instance, ready), (trace, email) in zip(sessions, traces, strict=True):
-            for view in ready:
-                judged[(view.id, "login")] = trace if isinstance(trace, Judgement) else judge_login(view, trace, email)
-        return judged
+        return {instance: result for (instance, _ready), result in zip(sessions, traces, strict=True)}
 
     def _pick(self, host: str, n: int) -> str | None:
         """The n-th probe's address for `host`: its frontend addresses in turn."""

@@ -3,11 +3,9 @@ redirect failed fails without a login; and which items the federation adds to th
 
 from __future__ import annotations
 
-import ssl
 from dataclasses import replace
 
 from publik_acceptance.evidence.prober import Prober
-from publik_acceptance.evidence.probes.http import Connections
 from publik_acceptance.judge.expectations import State
 from publik_acceptance.judge.federation_poll import Federation, federation_items
 
@@ -22,16 +20,16 @@ def federation() -> Federation:
 
 
 def test_the_login_waits_for_the_idp_metadata_and_the_views_redirect() -> None:
-    judged = federation()._logins([WCS], lambda t, a: State.OK if a == "idp-metadata" else None,
-                                  ssl.create_default_context(), Connections())
+    judged, sessions = federation()._sessions([WCS], lambda t, a: State.OK if a == "idp-metadata" else None)
+    assert sessions == []
     judgement = judged[(WCS.id, "login")]
     assert judgement.state is State.PENDING
     assert judgement.actual == f"waiting for wcs-backoffice|{WCS.hostname} backoffice-redirect"
 
 
 def test_a_view_whose_redirect_failed_fails_without_a_login() -> None:
-    judged = federation()._logins([WCS], lambda t, a: State.OK if a == "idp-metadata" else State.WRONG,
-                                  ssl.create_default_context(), Connections())
+    judged, sessions = federation()._sessions([WCS], lambda t, a: State.OK if a == "idp-metadata" else State.WRONG)
+    assert sessions == []
     judgement = judged[(WCS.id, "login")]
     assert judgement.state is State.WRONG and judgement.final
     assert judgement.actual.startswith(f"cannot log in: https://{WCS.hostname}/backoffice/ does not lead to")
@@ -47,3 +45,8 @@ def test_federation_items_and_postdeploy_login_false() -> None:
     off = replace(plan, environment=replace(plan.environment,
                                             postdeploy=replace(plan.environment.postdeploy, login=False)))
     assert ("wcs", "login") not in {(t.kind, a) for t, a in federation_items(off)}
+
+
+def test_a_view_whose_redirect_holds_is_ready_for_the_login() -> None:
+    judged, sessions = federation()._sessions([WCS], lambda t, a: State.OK)
+    assert judged == {} and sessions == [("ville", [WCS])]
