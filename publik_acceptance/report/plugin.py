@@ -46,6 +46,11 @@ def pytest_configure(config: pytest.Config) -> None:
     name = config.getoption("publik_env", None)
     if not name or hasattr(config, "workerinput") or config.option.collectonly:
         return
+    if not config.pluginmanager.hasplugin("html"):
+        # Without pytest-html there is no HTML report: the file the change ticket gets. Say so before
+        # anything runs rather than fail at the end with pytest-html's options missing.
+        raise pytest.UsageError("the HTML report is written by pytest-html, which -p no:html turned off: "
+                                "drop -p no:html (the report is what the change ticket gets)")
     try:
         plan = config.stash[front.PLAN_KEY] if front.PLAN_KEY in config.stash else load_plan(name)
     except Exception:  # the front door reports bad input (exit 4, one line); no report then

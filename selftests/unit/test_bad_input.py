@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -42,3 +43,17 @@ def test_bad_input_is_a_usage_error(case: str, file: str, key: str) -> None:
     assert f"{case}/{file}" in message, message
     assert key in message, message
     assert len(message.split(": ")) >= 3, f"expected 'file: key: problem', got {message!r}"
+
+
+def test_a_run_without_pytest_html_stops_at_once_saying_why(tmp_path: Path) -> None:
+    # A copy of the valid case whose resolver is loopback: nothing may leave this machine if the run went on.
+    case = tmp_path / "valid"
+    shutil.copytree(CORPUS / "valid", case)
+    environment = case / "environment.yml"
+    environment.write_text(environment.read_text().replace('"192.0.2.53"', '"127.0.0.1"'))
+    assert "192.0.2." not in environment.read_text()
+    result = run_suite("--env", str(environment), "--phase", "preflight", "-p", "no:html", timeout=60)
+    output = result.stdout + result.stderr
+    assert result.returncode == 4, output
+    assert "Traceback" not in output and "INTERNALERROR" not in output, output
+    assert "ERROR: the HTML report is written by pytest-html, which -p no:html turned off" in output, output
