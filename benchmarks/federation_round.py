@@ -54,7 +54,8 @@ def one_round(plan: Plan, federation: bool) -> tuple[float, int, int, float]:
         ok = sum(1 for i in outcome.items.values() if i.ready_at is not None)
         if federation:
             log(f"round {fmt(elapsed)}: federation fetches {fmt(evidence.federation.seconds.get('fetches'))}, "
-                f"logins {fmt(evidence.federation.seconds.get('logins'))}")
+                f"logins {fmt(evidence.federation.seconds.get('logins'))}, "
+                f"{evidence.federation.reused} login chains read from the page checks' chains")
         return elapsed, len(outcome.items), ok, cpu
     finally:
         prober.close()

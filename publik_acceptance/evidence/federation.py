@@ -15,7 +15,7 @@ ever appears in what this returns.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from urllib.parse import urlsplit
 
 from publik_acceptance.evidence.probes.browser import Browser
@@ -90,6 +90,28 @@ def login_entries(plan: Plan) -> list[LoginEntry]:
     return entries
 
 
+REUSED_NOTE = "fetched once this round, by the page check's chain from /"
+
+
+def login_chain_in(entry: LoginEntry, chains: list[list[HttpExchange]]) -> list[HttpExchange] | None:
+    """The chain from `entry`'s login, when one of this round's page chains already followed it: a GET of
+    the login path on the service's own host (any query: a page redirects to `/login/?next=/`), and every
+    hop after it. Fetching it again would ask the same servers the same thing (and have the SP sign one more
+    AuthnRequest), so the login check reads those hops; they are marked as such in its evidence. None when
+    no chain went there, or when that chain did not end on an answer (an error, or still redirecting when
+    the page check stopped following): then the check fetches its own."""
+    for chain in chains:
+        for i, hop in enumerate(chain):
+            parts = urlsplit(hop.url)
+            if hop.method == "GET" and parts.hostname == entry.target.hostname and parts.path == entry.path:
+                suffix = chain[i:]
+                last = suffix[-1]
+                if last.status is None or last.is_redirect:
+                    break
+                return [replace(suffix[0], notes=(*suffix[0].notes, REUSED_NOTE)), *suffix[1:]]
+    return None
+
+
 def login_views(plan: Plan) -> list[Target]:
     """Where the real login shows a logged-in user: each agent portal and each w.c.s. back office of an
     instance whose recipe creates a superuser and an identity provider."""
@@ -128,11 +150,22 @@ class LoginTrace:
 
 
 def log_in(browser: Browser, idp: Target, start: Target, email: str, password: str,
-           wcs_targets: list[Target], planned_hosts: frozenset[str]) -> LoginTrace:
+           wcs_targets: list[Target], planned_hosts: frozenset[str],
+           started: tuple[str, list[HttpExchange]] | None = None) -> LoginTrace:
+    """`started`: (the check's name, its chain) when this round already followed an anonymous login on
+    `start` to authentic's login form (the login-redirect check): the session starts from there, with the
+    cookies those answers set, as a browser that had followed it would, instead of asking again."""
     trace = LoginTrace(idp.instance)
     start_url = (f"https://{start.hostname}/login/?next=/" if start.kind != "wcs"
                  else f"https://{start.hostname}{WCS_BACKOFFICE_PATH}")
-    hops = browser.follow(start_url)
+    if started is not None:
+        name, hops = started
+        for hop in hops:
+            browser.jar.store(urlsplit(hop.url).hostname or "", hop.set_cookies)
+        start_url = hops[0].url
+        trace.notes.append(f"the login started from the chain {name} followed this round")
+    else:
+        hops = browser.follow(start_url)
     trace.steps.append(Step("start", tuple(hops), start.id))
     last = hops[-1]
     form = login_form(last.body, last.url) if last.status == 200 else None

@@ -26,6 +26,7 @@ from publik_acceptance.evidence.federation import (
     is_agent_portal,
     log_in,
     log_out,
+    login_chain_in,
     login_entries,
     login_views,
     sp_metadata_path,
@@ -69,16 +70,27 @@ class Federation:
     entity_ids: dict[str, str] = field(default_factory=dict)  # target id → the entityID its metadata publishes
     traces: dict[str, LoginTrace] = field(default_factory=dict)  # instance → its last login session
     seconds: dict[str, float] = field(default_factory=dict)  # "fetches", "logins": time spent, for the benchmark
+    reused: int = 0  # login chains read from the page checks' chains instead of fetched (for the benchmark)
 
     def __post_init__(self) -> None:
         self.entries: dict[Key, LoginEntry] = {(e.target.id, e.aspect): e for e in login_entries(self.plan)}
+        self._started: dict[Key, list[http_probe.HttpExchange]] = {}  # this round's ok login chains
 
     def poll(self, wanted: list[tuple[Target, str]], settled: Settled, context: ssl.SSLContext,
-             connections: http_probe.Connections) -> dict[Key, Judgement]:
-        """Judgements for the pending federation items `wanted`."""
+             connections: http_probe.Connections,
+             page_chains: dict[str, list[list[http_probe.HttpExchange]]] | None = None) -> dict[Key, Judgement]:
+        """Judgements for the pending federation items `wanted`; `page_chains` (target id → the chains this
+        round's page checks followed from its `/`) spare fetching a login chain a page already went through."""
         http = self.plan.environment.http
         now = datetime.datetime.now(datetime.UTC)
-        fetches = [(t, a) for t, a in wanted if a != "login"]
+        reused: dict[Key, list[http_probe.HttpExchange]] = {}
+        for target, aspect in wanted:
+            entry = self.entries.get((target.id, aspect))
+            chain = login_chain_in(entry, (page_chains or {}).get(target.id, [])) if entry is not None else None
+            if chain is not None:
+                reused[(target.id, aspect)] = chain
+        self.reused += len(reused)
+        fetches = [(t, a) for t, a in wanted if a != "login" and (t.id, a) not in reused]
 
         def fetch(numbered: tuple[int, tuple[Target, str]]) -> list[http_probe.HttpExchange]:
             n, (target, aspect) = numbered
@@ -99,8 +111,14 @@ class Federation:
         answers = self.prober.map(fetch, numbered, address=lambda i: self._pick(i[1][0].hostname, i[0]) or "")
         self.seconds["fetches"] = self.seconds.get("fetches", 0.0) + time.monotonic() - started
         judged: dict[Key, Judgement] = {}
-        for (target, aspect), hops in zip(fetches, answers, strict=True):
+        chains: dict[Key, list[http_probe.HttpExchange]] = {}
+        for (target, aspect), hops in [*zip(fetches, answers, strict=True),
+                                       *(((t, a), reused[(t.id, a)]) for t, a in wanted if (t.id, a) in reused)]:
             judged[(target.id, aspect)] = self._judge_fetch(target, aspect, hops, now)
+            chains[(target.id, aspect)] = hops
+        # A login starts where its view's redirect, judged ok this round, already stands: authentic's form.
+        self._started = {key: chain for key, chain in chains.items()
+                         if key[1] in ("login-redirect", "backoffice-redirect") and judged[key].state is State.OK}
 
         def state_now(target_id: str, aspect: str) -> State | None:  # this round's ok counts: no round lost
             this_round = judged.get((target_id, aspect))
@@ -197,7 +215,10 @@ class Federation:
         start = next((v for v in views if is_agent_portal(v)), views[0])
         wcs = [v for v in views if v.kind == "wcs"]
         planned = frozenset(t.hostname for t in self.plan.targets if t.instance == instance)
-        trace = log_in(browser, idp, start, email, password, wcs, planned)
+        entry = self._entry_of(start)
+        chain = self._started.get((start.id, entry.aspect))
+        started = (f"test_login_redirect[{entry.id}]", chain) if chain else None
+        trace = log_in(browser, idp, start, email, password, wcs, planned, started)
         self.traces[instance] = trace
         if trace.step("credentials") is None or trace.refused:
             return trace, email  # no session was opened: nothing to log out of

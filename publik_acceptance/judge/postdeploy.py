@@ -188,8 +188,11 @@ class PostdeployEvidence:
         federated = [i for i in pending if i.aspect in FEDERATION_ASPECTS]
         try:
             chains = self.prober.map(follow, pages, address=lambda i: i.address or "")
+            followed: dict[str, list[list[http_probe.HttpExchange]]] = {}
+            for item, hops in zip(pages, chains, strict=True):  # a login chain a page went through is not re-asked
+                followed.setdefault(item.target.id, []).append(hops)
             federation = self.federation.poll([(i.target, i.aspect) for i in federated], self._settled,
-                                              context, connections) if federated else {}
+                                              context, connections, followed) if federated else {}
         finally:
             connections.close()
         now = time.monotonic() - start
