@@ -1,4 +1,4 @@
-"""Publik-like service backends: one HTTP listener per service kind, all in one process.
+"""Publik-like service backends: one HTTP listener per service kind, each in its own process.
 
 Like the real multitenant middleware, every answer is decided from the tenant directories on disk
 (`$ROOT/var/lib/<svc>/tenants/<host>`): no tenant directory → an application 404. Deployed tenants
@@ -15,17 +15,19 @@ Run: `python -m publik_sandbox.backends <state_dir>`.
 from __future__ import annotations
 
 import configparser
+import contextlib
 import html
 import json
 import os
 import pickle
+import signal
 import socket
 import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 from urllib.parse import parse_qsl, urlsplit
 
 from publik_acceptance.config.catalogue import (
@@ -280,22 +282,66 @@ class _Server(ThreadingHTTPServer):
 
 
 def main(argv: list[str]) -> int:
+    """One process per service kind, as each Publik service has its own: the SAML work (lasso signing and
+    verifying, under each process's lock and GIL) of the IdP and of the SPs then runs side by side instead
+    of queueing in one interpreter (at N = 50, the single process was the round's bottleneck: ~8 s of CPU in
+    a 10 s round). Every listening socket is bound first, in this process, so a busy port fails the start at
+    once; then a child is forked per kind, before any thread or lasso exists."""
     state = Path(argv[1])
-    platform = Platform(state)
-    network = platform.runtime["network"]
-    idp, sp = Idp(), Sp(platform.tenant_dir)  # one of each per process: their caches and sessions are shared
-    servers = []
-    for kind, port in network["backend_ports"].items():
-        server = _Server((network["backends"], port), make_handler(kind, platform, idp, sp))
-        server.daemon_threads = True
-        servers.append(server)
+    network = Platform(state).runtime["network"]
+    servers = {kind: _Server((network["backends"], port), BaseHTTPRequestHandler)
+               for kind, port in network["backend_ports"].items()}
+    kinds = list(servers)
+    parent, children = os.getpid(), []
+    for kind in kinds[1:]:
+        pid = os.fork()
+        if pid == 0:
+            _serve(state, kind, servers, parent)  # never returns
+        children.append(pid)
     threading.Thread(target=_tarpit, args=(network["backends"], network["tarpit_port"]), daemon=True).start()
-    for server in servers[1:]:
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-    sys.stderr.write(f"backends ready (pid {os.getpid()})\n")
+    threading.Thread(target=_watch_children, args=(children,), daemon=True).start()
+    forked = ", ".join(f"{kind} {pid}" for kind, pid in zip(kinds[1:], children, strict=True))
+    sys.stderr.write(f"backends ready (pid {parent} for {kinds[0]}; {forked})\n")
     sys.stderr.flush()
-    servers[0].serve_forever()
+    _serve(state, kinds[0], servers, None)
     return 0
+
+
+def _serve(state: Path, kind: str, servers: dict[str, _Server], parent: int | None) -> NoReturn:
+    """Serve `kind` only (closing the other kinds' sockets); a child ends when its parent is gone."""
+    for other, server in servers.items():
+        if other != kind:
+            server.socket.close()
+    if parent is not None:
+        threading.Thread(target=_orphaned, args=(parent,), daemon=True).start()
+    platform = Platform(state)
+    server = servers[kind]
+    server.RequestHandlerClass = make_handler(kind, platform, Idp(), Sp(platform.tenant_dir))
+    server.daemon_threads = True
+    try:
+        server.serve_forever()
+    finally:
+        os._exit(1)
+
+
+def _orphaned(parent: int) -> None:
+    """A child whose parent died (the sandbox stops the parent and its descendants; this covers a crash)
+    must not hold its port: it exits."""
+    while os.getppid() == parent:
+        time.sleep(1)
+    os._exit(0)
+
+
+def _watch_children(children: list[int]) -> None:
+    """A kind whose process died would answer nothing: take the whole backends down, so the sandbox sees it."""
+    pid, status = os.wait()
+    sys.stderr.write(f"backends: process {pid} ended ({status}); stopping\n")
+    sys.stderr.flush()
+    for child in children:
+        if child != pid:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(child, signal.SIGTERM)
+    os._exit(1)
 
 
 if __name__ == "__main__":
