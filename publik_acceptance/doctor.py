@@ -153,6 +153,12 @@ def _checks(plan: Plan, pool: SshPool, role: str) -> list[_Check]:
                              f"needed for {key} (the tenants {kind} itself serves)",
                              f"allow {login.login} to run `{command}` without a password (a sudoers NOPASSWD "
                              f"rule), or set {key} in {env.file} (\"\": not asked)"))
+    if role == env.database.server and env.database.direct is None:
+        checks.append(_Check(f"{where}: database.psql", right_check(env.database.psql),
+                             f"may run `{env.database.psql}`", "needed for the database checks (roles, schemas, "
+                             "w.c.s. databases)",
+                             f"allow {login.login} to run `{env.database.psql}` without a password (a sudoers "
+                             f"NOPASSWD rule), or set database.psql (or database.direct) in {env.file}"))
     tools = sorted({t for kind, wanted in SERVER_TOOLS.items() if _role_has(plan, role, kind) for t in wanted})
     if tools:
         script = 'm=; for t in "$@"; do command -v "$t" >/dev/null 2>&1 || m="$m $t"; done; [ -z "$m" ] || ' \

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import shlex
+from pathlib import Path
 
+from publik_acceptance import doctor
 from publik_acceptance.doctor import right_check
+from publik_acceptance.evidence.probes.remote import SshPool
+from publik_acceptance.plan import load_plan
 
 
 def test_a_command_through_sudo_is_asked_of_sudo_with_l_and_never_a_password() -> None:
@@ -27,3 +31,14 @@ def test_a_command_without_sudo_is_checked_to_exist() -> None:
 def test_a_hostile_value_stays_one_quoted_word() -> None:
     check = right_check("sudo -u 'combo$(id)' combo-manage list_tenants")
     assert shlex.split(check)[4] == "combo$(id)" and "'combo$(id)'" in check
+
+
+def test_the_database_servers_psql_right_is_checked_without_running_psql() -> None:
+    # A real Plan and SshPool: building the checks connects to nothing.
+    plan = load_plan(Path(__file__).resolve().parent.parent / "corpus" / "valid" / "environment.yml")
+    checks = {c.subject.split(": ", 1)[1]: c for c in doctor._checks(plan, SshPool(plan.environment), "database")}
+    psql = checks["database.psql"]
+    assert psql.command == "sudo -n -l -u postgres psql"
+    assert "database.psql" in psql.todo and "database.direct" in psql.todo
+    assert "database.psql" not in {c.subject.split(": ", 1)[1] for c in
+                                   doctor._checks(plan, SshPool(plan.environment), "hobo")}
