@@ -25,8 +25,10 @@ from publik_acceptance.evidence.probes.saml import (
     POST,
     PROTOCOL,
     REDIRECT,
+    Endpoint,
     Key,
     Metadata,
+    Role,
     SamlDocumentError,
     read_authn_request,
     read_metadata,
@@ -100,13 +102,42 @@ def _fetch_problem(expected: str, exchange: HttpExchange, todo: str) -> Judgemen
     return None
 
 
-def _metadata(exchange: HttpExchange) -> tuple[Metadata | None, str | None]:
+def _metadata(exchange: HttpExchange, expected: str, todo: str) -> Judgement | tuple[Metadata, tuple[str, ...]]:
+    """The metadata document a fetch brought, with its evidence lines; or why it is not one."""
+    early = _fetch_problem(expected, exchange, todo)
+    if early is not None:
+        return early
     if exchange.truncated:
-        return None, "the document is larger than the probe reads"
+        return Judgement(State.WRONG, expected, "the document is larger than the probe reads", todo,
+                         chain_lines([exchange]))
     try:
-        return read_metadata(exchange.body), None
+        metadata = read_metadata(exchange.body)
     except SamlDocumentError as exc:
-        return None, f"not SAML metadata: {exc}"
+        return Judgement(State.WRONG, expected, f"not SAML metadata: {exc}", todo, chain_lines([exchange]))
+    return metadata, (*chain_lines([exchange]), *metadata.describe())
+
+
+def _descriptor_problems(metadata: Metadata, host: str, role: Role | None, role_name: str) -> list[str]:
+    """What an IdP's or SP's metadata gets wrong whatever its role: entityID off its host, no role, no SAML 2.0."""
+    problems = []
+    if _host(metadata.entity_id) != host:
+        problems.append(f"entityID {metadata.entity_id} is not on {host}")
+    if role is None:
+        problems.append(f"no {role_name}")
+    elif PROTOCOL not in role.protocols:
+        problems.append(f"protocolSupportEnumeration lacks {PROTOCOL}")
+    return problems
+
+
+def _endpoint_problems(name: str, endpoints: tuple[Endpoint, ...], host: str, binding: str,
+                       with_binding: str) -> list[str]:
+    """A role's endpoints of one kind: at least one, all on `host`, one with the binding the other side uses."""
+    if not endpoints:
+        return [f"no {name}"]
+    problems = [f"{name} {e.location} is not on {host}" for e in endpoints if e.host != host]
+    if not any(e.binding == binding for e in endpoints):
+        problems.append(f"no {name} with the {with_binding}")
+    return problems
 
 
 def judge_idp_metadata(idp: Target, exchange: HttpExchange, now: datetime.datetime) -> Judgement:
@@ -114,30 +145,17 @@ def judge_idp_metadata(idp: Target, exchange: HttpExchange, now: datetime.dateti
     expected = (f"{url}: 200, a SAML 2.0 EntityDescriptor with an IDPSSODescriptor, a currently valid signing "
                 f"certificate and single sign-on endpoints on {idp.hostname}")
     todo = f"check authentic's IdP on {idp.hostname} ({IDP_METADATA_PATH}) and its SAML signing key"
-    early = _fetch_problem(expected, exchange, todo)
-    if early is not None:
-        return early
-    metadata, problem = _metadata(exchange)
-    if metadata is None:
-        return Judgement(State.WRONG, expected, problem or "", todo, chain_lines([exchange]))
-    evidence = (*chain_lines([exchange]), *metadata.describe())
-    problems: list[str] = []
+    read = _metadata(exchange, expected, todo)
+    if isinstance(read, Judgement):
+        return read
+    metadata, evidence = read
     notes: list[str] = []
-    if _host(metadata.entity_id) != idp.hostname:
-        problems.append(f"entityID {metadata.entity_id} is not on {idp.hostname}")
     role = metadata.idp
-    if role is None:
-        problems.append("no IDPSSODescriptor")
-    else:
-        if PROTOCOL not in role.protocols:
-            problems.append(f"protocolSupportEnumeration lacks {PROTOCOL}")
+    problems = _descriptor_problems(metadata, idp.hostname, role, "IDPSSODescriptor")
+    if role is not None:
         problems += _key_problems(role.keys, now, notes)
-        if not role.single_sign_on:
-            problems.append("no SingleSignOnService")
-        problems += [f"SingleSignOnService {e.location} is not on {idp.hostname}"
-                     for e in role.single_sign_on if e.host != idp.hostname]
-        if role.single_sign_on and not any(e.binding == REDIRECT for e in role.single_sign_on):
-            problems.append("no SingleSignOnService with the HTTP-Redirect binding (the one the services use)")
+        problems += _endpoint_problems("SingleSignOnService", role.single_sign_on, idp.hostname, REDIRECT,
+                                       "HTTP-Redirect binding (the one the services use)")
     if problems:
         return Judgement(State.WRONG, expected, "; ".join(problems), todo, evidence)
     return ok(expected, "; ".join([f"entityID {metadata.entity_id}", *notes]), evidence)
@@ -170,28 +188,15 @@ def judge_sp_metadata(target: Target, exchange: HttpExchange) -> Judgement:
                 f"assertion consumer endpoints are on {target.hostname}")
     todo = (f"check the {target.kind} tenant's SAML service provider settings (its metadata must name "
             f"{target.hostname}: the tenant's base URL), then redeploy it")
-    early = _fetch_problem(expected, exchange, todo)
-    if early is not None:
-        return early
-    metadata, problem = _metadata(exchange)
-    if metadata is None:
-        return Judgement(State.WRONG, expected, problem or "", todo, chain_lines([exchange]))
-    evidence = (*chain_lines([exchange]), *metadata.describe())
-    problems = []
-    if _host(metadata.entity_id) != target.hostname:
-        problems.append(f"entityID {metadata.entity_id} is not on {target.hostname}")
+    read = _metadata(exchange, expected, todo)
+    if isinstance(read, Judgement):
+        return read
+    metadata, evidence = read
     role = metadata.sp
-    if role is None:
-        problems.append("no SPSSODescriptor")
-    else:
-        if PROTOCOL not in role.protocols:
-            problems.append(f"protocolSupportEnumeration lacks {PROTOCOL}")
-        if not role.assertion_consumers:
-            problems.append("no AssertionConsumerService")
-        problems += [f"AssertionConsumerService {e.location} is not on {target.hostname}"
-                     for e in role.assertion_consumers if e.host != target.hostname]
-        if role.assertion_consumers and not any(e.binding == POST for e in role.assertion_consumers):
-            problems.append("no AssertionConsumerService with the HTTP-POST binding")
+    problems = _descriptor_problems(metadata, target.hostname, role, "SPSSODescriptor")
+    if role is not None:
+        problems += _endpoint_problems("AssertionConsumerService", role.assertion_consumers, target.hostname, POST,
+                                       "HTTP-POST binding")
     if problems:
         return Judgement(State.WRONG, expected, "; ".join(problems), todo, evidence)
     actual = f"entityID {metadata.entity_id}"
