@@ -196,3 +196,9 @@ def test_pool_refuses_an_ssh_config_it_cannot_honour_without_network(tmp_path: P
     assert raised.value.hopeless
     assert str(raised.value) == (f"ssh root@app1:22 (role hobo): ssh.config {tmp_path / 'ssh_config'}, Host app1: "
                                  "ProxyJump entry 'jump:notaport': expected [user@]host[:port]")
+
+
+def test_a_proxycommand_token_stays_one_argument_whatever_the_name_holds(tmp_path: Path) -> None:
+    # Hostile HostName: filled into the command after it is split into words, it cannot add an option.
+    config = _config(tmp_path, 'Host x\n    HostName "10.0.0.1 -oProxyCommand=evil"\n    ProxyCommand nc %h %p\n')
+    assert config.route("x").proxy_command == "nc '10.0.0.1 -oProxyCommand=evil' 22"

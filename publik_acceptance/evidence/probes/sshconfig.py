@@ -182,14 +182,15 @@ class SshConfig:
         return _Jump(name, int(port) if port else None, user or None)
 
     def _command(self, value: str, hop: Hop, host: str) -> str:
-        """The ProxyCommand with its tokens filled, as one command line (words re-quoted)."""
-        expanded = self._expand(value, hop, host, "ProxyCommand")
+        """The ProxyCommand with its tokens filled, as one command line (words re-quoted). The line is split
+        into words before the tokens are filled, so a host or user name stays one argument whatever it holds."""
         try:
-            words = shlex.split(expanded)
+            words = shlex.split(value)
         except ValueError as exc:
             raise SshConfigError(f"{self._where(host)}: ProxyCommand {value!r}: {exc}") from None
         if not words:
             raise SshConfigError(f"{self._where(host)}: ProxyCommand is empty")
+        words = [self._expand(w, hop, host, "ProxyCommand") for w in words]
         return shlex.join(os.path.expanduser(w) if w.startswith("~") else w for w in words)
 
     def _expand(self, value: str, hop: Hop, host: str, key: str) -> str:
