@@ -50,6 +50,13 @@ SUITE_DIR = Path(__file__).resolve().parent.parent / "tests"
 SITE_DIR = SUITE_DIR.parent / "site_checks"
 SITE_PHASES = ("preflight", "postdeploy")  # a site's checks never replace the cook
 SITE_KEY = pytest.StashKey["Path | None"]()
+# The preflight's own checks in the order their evidence comes in, so that pytest's per-check work
+# overlaps the network's instead of waiting on it: the recipe's need none, DNS is in at collection,
+# the SSH facts and then the database facts come next (two commands per server, whatever the fleet
+# size), TLS+HTTP last (one probe per address: the longest to gather on a large fleet). A site's
+# preflight checks come after these.
+PREFLIGHT_ORDER = ("test_recipe.py", "test_dns.py", "test_hosts.py", "test_database.py", "test_tls.py",
+                   "test_http.py")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -361,9 +368,9 @@ def _items(node: pytest.Collector) -> Iterator[pytest.Item]:
 def _resolve(evidence: PreflightEvidence, then_gather: bool) -> None:
     # A failure here is not lost: collection asks again in the main thread, and reports it there.
     with contextlib.suppress(Exception):
-        evidence.resolve()
-        if then_gather:
+        if then_gather:  # the SSH facts need no DNS: they start now, TLS+HTTP as soon as DNS is in
             evidence.start()
+        evidence.resolve()
 
 
 def _covers_preflight(config: pytest.Config) -> bool:
@@ -506,11 +513,33 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
             (deselected if site is not None and site in Path(str(item.path)).resolve().parents else kept).append(item)
             continue
         item.add_marker(getattr(pytest.mark, phase))
+        if phase == "postdeploy" and site is not None and site in Path(str(item.path)).resolve().parents:
+            _waits_for_deployment(item)
         (kept if phase in wanted else deselected).append(item)
     if deselected:
         config.hook.pytest_deselected(items=deselected)
-    kept.sort(key=lambda item: order.get(phase_of(Path(str(item.path)), site) or "", -1))
+    kept.sort(key=lambda item: _run_order(item, order, site))
     items[:] = kept
+
+
+def _waits_for_deployment(item: pytest.Item) -> None:
+    """A site's postdeploy check runs once the deployment has settled, and is skipped when this run's cook
+    did not run, as ours are through `deployment`, whether or not it asks for that fixture. Added to its
+    fixtures here rather than by an autouse fixture, which every check of the run would pay for."""
+    names = getattr(item, "fixturenames", None)
+    if names is not None and "deployment" not in names:
+        names.append("deployment")
+
+
+def _run_order(item: pytest.Item, order: dict[str, int], site: Path | None) -> tuple[int, int]:
+    """Deployment order of phases; within the preflight, ours in PREFLIGHT_ORDER, then the site's."""
+    path = Path(str(item.path))
+    phase = phase_of(path, site) or ""
+    rank = 0
+    if phase == "preflight":
+        ours = path.parent == SUITE_DIR / "preflight" and path.name in PREFLIGHT_ORDER
+        rank = PREFLIGHT_ORDER.index(path.name) if ours else len(PREFLIGHT_ORDER)
+    return order.get(phase, -1), rank
 
 
 @pytest.fixture(scope="session")
