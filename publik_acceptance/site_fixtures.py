@@ -10,7 +10,7 @@ import pytest
 import testinfra.host
 
 from publik_acceptance.evidence.probes.remote import RemoteError
-from publik_acceptance.pytest_plugin import RunContext, site_dir
+from publik_acceptance.pytest_plugin import RunContext
 
 
 @pytest.fixture
@@ -26,13 +26,3 @@ def host(run: RunContext, server_role: str) -> testinfra.host.Host:
         return run.hosts.get(server_role)
     except RemoteError as exc:
         pytest.fail(str(exc), pytrace=False)
-
-
-@pytest.fixture(autouse=True)
-def _site_postdeploy_waits(request: pytest.FixtureRequest) -> None:
-    """A site's postdeploy check runs once the deployment has settled, and is skipped when this run's cook
-    did not run, as ours are through `deployment`, whether or not it asks for that fixture."""
-    item = request.node
-    site = site_dir(item.config)
-    if site is not None and item.get_closest_marker("postdeploy") and site in item.path.resolve().parents:
-        request.getfixturevalue("deployment")
