@@ -15,7 +15,8 @@ One sandbox of max(N) instances with L ms added to every new frontend connection
 Then end to end, for N = 50, 200 and 500 when among the sizes (and the largest N ≤ 50): a real
 `pytest --env=… --phase preflight` as the operator types it, in one process and with pytest-xdist's
 `-n 2`, timed from outside (wall; peak RSS and CPU of the child from wait4) and inside (time its main
-thread waited on evidence, collection, reporting); the headline is `e2e/floor`. For the largest
+thread waited on evidence, collection, reporting); the headline is `e2e/floor`, beside the pytest floor
+(pytest alone on as many checks that only assert, with the same report plugins). For the largest
 N ≤ 50 also the HTML report's size and Chromium's time to open it, and the postdeploy evidence after a
 real cook of those N instances: the whole wait, then one poll round once everything is deployed
 (`postdeploy round`), with SSH connections and remote commands per server per round.
@@ -37,6 +38,7 @@ import math
 import os
 import platform
 import random
+import re
 import shlex
 import shutil
 import statistics
@@ -274,6 +276,35 @@ def pytest_run(env_file: Path, work: Path, workers: int = 0, chromium: bool = Tr
                         usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime, workers)
 
 
+def checks_in(summary: str) -> int:
+    """How many checks pytest's last line counts ("2311 passed, 3 skipped in 5.1s" → 2314)."""
+    return sum(int(n) for n, _ in re.findall(r"(\d+) (passed|failed|skipped|errors?|xfailed|xpassed)", summary))
+
+
+def pytest_floor(items: int, work: Path) -> float:
+    """What pytest itself costs for `items` checks on this machine: one test parametrised `items` times,
+    with ids shaped like ours and a body that only asserts, run with the report plugins the suite's run
+    has on (pytest-html self-contained, JUnit XML, -q), our plugin off, no evidence. Wall seconds, timed
+    from outside as pytest_run does. No preflight of this many checks can be faster under pytest."""
+    folder = work / f"pytest-floor-{items}"
+    folder.mkdir(exist_ok=True)
+    (folder / "test_floor.py").write_text(
+        "import pytest\n\n\n"
+        f"@pytest.mark.parametrize('frontend', [f'combo|ville{{i:03}}.example.test|127.0.0.{{i % 250}}' "
+        f"for i in range({items})])\n"
+        "def test_floor(frontend):\n    assert frontend\n")
+    command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:publik_acceptance.pytest_plugin",
+               "-q", f"--rootdir={folder}", f"--junitxml={folder / 'floor.xml'}", f"--html={folder / 'floor.html'}",
+               "--self-contained-html", str(folder)]
+    started = time.monotonic()
+    result = subprocess.run(command, cwd=folder, capture_output=True, text=True, stdin=subprocess.DEVNULL,
+                            timeout=600, check=False)
+    wall = time.monotonic() - started
+    if result.returncode != 0:
+        raise SystemExit(f"the pytest floor run failed ({result.returncode}): {result.stdout[-500:]}")
+    return wall
+
+
 def open_in_chromium(page: Path) -> float | None:
     """Seconds for headless Chromium to load the report and run its scripts (None: no Chromium)."""
     binary = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -455,9 +486,11 @@ def main(argv: list[str] | None = None) -> int:
         mid_env = work / f"fleet-{mid}.yml"
         e2e_sizes = [] if args.no_pytest else sorted({mid} | ({int(x) for x in args.e2e_sizes.split(",")} & set(sizes)))
         e2e: dict[int, list[PytestTiming]] = {}
+        pytest_floors: dict[int, float] = {}  # pytest alone, as many trivial checks, the same report plugins
         for n in e2e_sizes:
             log(f"N={n}: pytest --phase preflight" + (f", then with -n {args.xdist}" if args.xdist else ""))
             e2e[n] = [pytest_run(work / f"fleet-{n}.yml", work, chromium=n == mid)]
+            pytest_floors[n] = pytest_floor(checks_in(e2e[n][0].summary), work)
             if args.xdist:
                 e2e[n].append(pytest_run(work / f"fleet-{n}.yml", work, workers=args.xdist, chromium=False))
         post = None if args.no_postdeploy else postdeploy(load_plan(mid_env))
@@ -489,16 +522,25 @@ def main(argv: list[str] | None = None) -> int:
                 rows.append([str(n), str(size["hostnames"]), str(size["addresses"]),
                              f"-n {run.workers}" if run.workers else "1 process", fmt(run.wall), fmt(run.blocked),
                              fmt(run.overhead), fmt(run.collection), fmt(run.reporting), fmt(run.cpu),
-                             f"{run.peak_rss_mib:.0f} MiB", fmt(floor), f"{run.wall / floor:.2f}", run.summary])
+                             f"{run.peak_rss_mib:.0f} MiB", fmt(floor), f"{run.wall / floor:.2f}",
+                             fmt(pytest_floors[n]), f"{run.wall / pytest_floors[n]:.2f}", run.summary])
         print(table(["N", "hostnames", "addresses", "run", "wall", "waiting on evidence", "pytest's own", "collection",
-                     "reporting", "CPU", "peak RSS", "floor", "e2e/floor", "outcome"], rows))
-        results["e2e"] = {n: [{**r.__dict__, "overhead": r.overhead, "e2e_floor": r.wall / results["sizes"][n]["floor"]}
+                     "reporting", "CPU", "peak RSS", "floor", "e2e/floor", "pytest floor", "e2e/pytest floor",
+                     "outcome"], rows))
+        print("  pytest floor: pytest alone on as many checks that only assert, with the same report plugins "
+              "(pytest-html, JUnit, -q), no evidence: no pytest run of that many checks is faster here")
+        results["e2e"] = {n: [{**r.__dict__, "overhead": r.overhead, "e2e_floor": r.wall / results["sizes"][n]["floor"],
+                               "pytest_floor": pytest_floors[n], "e2e_pytest_floor": r.wall / pytest_floors[n]}
                               for r in runs] for n, runs in e2e.items()}
         for n, runs in e2e.items():
             best = min(runs, key=lambda r: r.wall)
             print(f"N={n:<3} e2e/floor      = {runs[0].wall / results['sizes'][n]['floor']:.2f}"
                   + (f" (with -n {best.workers}: {best.wall / results['sizes'][n]['floor']:.2f})"
                      if best.workers else "") + "  — headline, target ≤ 2")
+            bare = pytest_floors[n] / results["sizes"][n]["floor"]
+            print(f"N={n:<3} pytest floor   = {bare:.2f} × floor ({fmt(pytest_floors[n])}: pytest alone on "
+                  f"{checks_in(runs[0].summary)} checks); the run is {runs[0].wall / pytest_floors[n]:.2f} × that"
+                  + ("; the target is below what pytest itself costs here" if bare > 2 else ""))
         if len(e2e) > 1:
             small, large = min(e2e), max(e2e)
             grow = results["sizes"][large]["hostnames"] / results["sizes"][small]["hostnames"]
