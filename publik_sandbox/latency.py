@@ -35,40 +35,145 @@ UDP_TIMEOUT = 5.0
 CHUNK = 65536
 
 
-async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    """Copy until EOF, then pass the half-close on (TLS close_notify and HTTP bodies rely on it)."""
-    try:
-        while True:
-            data = await asyncio.wait_for(reader.read(CHUNK), IDLE_TIMEOUT)
-            if not data:
-                break
-            writer.write(data)
-            await writer.drain()
-    except (TimeoutError, OSError):
-        pass
-    finally:
-        with contextlib.suppress(OSError, RuntimeError):
-            if writer.can_write_eof():
-                writer.write_eof()
+class _End(asyncio.Protocol):
+    """One end of a spliced connection: what it receives is written to the other end's transport.
+
+    Protocols rather than streams: a round of a fleet's postdeploy pushes ~5,000 requests through this
+    process, and the streams' read/write/drain per chunk made it the stand-in's second-largest CPU cost
+    (1.7-1.9 s a round at N = 50). Back-pressure: when one end's outgoing buffer fills, the other end
+    stops reading until it drains. A half-close is passed on (TLS close_notify and HTTP bodies rely on
+    it); the pair closes once both ends have ended, or as soon as one is lost."""
+
+    def __init__(self, pair: _Pair) -> None:
+        self.pair = pair
+        self.transport: asyncio.Transport | None = None
+        self.peer: _End | None = None
+        self.early: list[bytes] = []  # received before the other end exists (upstream speaking first)
+        self.ended = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        self.pair.touch()
+        if self.peer is not None and self.peer.transport is not None:
+            self.peer.transport.write(data)
+        else:
+            self.early.append(data)
+
+    def eof_received(self) -> bool:
+        self.ended = True
+        peer = self.peer
+        if peer is not None and peer.transport is not None and peer.transport.can_write_eof():
+            with contextlib.suppress(OSError, RuntimeError):
+                peer.transport.write_eof()
+        if peer is None or peer.ended:
+            self.pair.close()
+        return True  # keep the other direction open until it ends too
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.pair.close()
+
+    def pause_writing(self) -> None:  # our outgoing buffer is full: the other end stops reading
+        if self.peer is not None and self.peer.transport is not None:
+            self.peer.transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        if self.peer is not None and self.peer.transport is not None:
+            self.peer.transport.resume_reading()
+
+
+class _Pair:
+    """A client connection and its upstream: one slot, one idle timer, closed once."""
+
+    def __init__(self, slots: asyncio.Semaphore) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.slots = slots
+        self.client = _End(self)
+        self.upstream = _End(self)
+        self.last = self.loop.time()
+        self.timer: asyncio.TimerHandle | None = None
+        self.slot = False  # holds one of the MAX_TCP slots
+        self.closed = False
+
+    def touch(self) -> None:
+        self.last = self.loop.time()
+
+    def watch_idle(self) -> None:
+        if self.closed:
+            return
+        idle = self.loop.time() - self.last
+        if idle >= IDLE_TIMEOUT:
+            self.close()
+        else:
+            self.timer = self.loop.call_later(IDLE_TIMEOUT - idle, self.watch_idle)
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        if self.timer is not None:
+            self.timer.cancel()
+        for end in (self.client, self.upstream):
+            if end.transport is not None:
+                end.transport.close()  # what is buffered still goes out first
+        if self.slot:
+            self.slot = False
+            self.slots.release()
+
+    def link(self) -> None:
+        """Both ends are connected: splice them, pass on what the upstream said first, start reading."""
+        client, upstream = self.client, self.upstream
+        client.peer, upstream.peer = upstream, client
+        if client.transport is not None:
+            for data in upstream.early:
+                client.transport.write(data)
+        upstream.early.clear()
+        self.watch_idle()
+        if client.transport is not None:
+            client.transport.resume_reading()
 
 
 def tcp_handler(upstream: tuple[str, int], delay: float, slots: asyncio.Semaphore):
-    async def handle(client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
-        async with slots:
-            try:
-                await asyncio.sleep(delay)
-                try:
-                    up_reader, up_writer = await asyncio.wait_for(asyncio.open_connection(*upstream), 5)
-                except (TimeoutError, OSError):
-                    return  # as an unreachable server: the client sees the connection closed
-                try:
-                    await asyncio.gather(_pipe(client_reader, up_writer), _pipe(up_reader, client_writer))
-                finally:
-                    up_writer.close()
-            finally:
-                client_writer.close()
+    """A protocol factory for the listening socket: each accepted connection is held for `delay`, then
+    spliced to `upstream` (a connection of its own); nothing is read from the client until then."""
 
-    return handle
+    async def connect(pair: _Pair) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            await asyncio.sleep(delay)
+            await asyncio.wait_for(loop.create_connection(lambda: pair.upstream, *upstream), 5)
+        except (TimeoutError, OSError):
+            pair.close()  # as an unreachable server: the client sees the connection closed
+            return
+        if pair.closed:  # the client went away while we waited
+            if pair.upstream.transport is not None:
+                pair.upstream.transport.close()
+            return
+        pair.link()
+
+    class Accepted(_End):
+        def __init__(self) -> None:
+            super().__init__(_Pair(slots))
+            self.pair.client = self
+
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            super().connection_made(transport)
+            assert self.transport is not None
+            self.transport.pause_reading()
+            asyncio.get_running_loop().create_task(self.admit())
+
+        async def admit(self) -> None:
+            pair = self.pair
+            await pair.slots.acquire()
+            if pair.closed:  # the client went away while it waited for a slot
+                pair.slots.release()
+                return
+            pair.slot = True  # released by the pair's close
+            await connect(pair)
+
+    return Accepted
 
 
 class UdpRelay(asyncio.DatagramProtocol):
@@ -122,8 +227,8 @@ async def serve(settings: dict, ready: Path) -> None:
     loop = asyncio.get_running_loop()
     servers = []
     for listen_host, listen_port, up_host, up_port in settings["tcp"]:
-        servers.append(await asyncio.start_server(tcp_handler((up_host, up_port), delay, slots),
-                                                  listen_host, listen_port, backlog=1024, reuse_address=True))
+        servers.append(await loop.create_server(tcp_handler((up_host, up_port), delay, slots),
+                                                listen_host, listen_port, backlog=1024, reuse_address=True))
     for listen_host, listen_port, up_host, up_port in settings["udp"]:
         await loop.create_datagram_endpoint(functools.partial(UdpRelay, (up_host, up_port), delay),
                                             local_addr=(listen_host, listen_port))
