@@ -537,9 +537,14 @@ def _run_order(item: pytest.Item, order: dict[str, int], site: Path | None) -> t
     phase = phase_of(path, site) or ""
     rank = 0
     if phase == "preflight":
-        ours = path.parent == SUITE_DIR / "preflight" and path.name in PREFLIGHT_ORDER
-        rank = PREFLIGHT_ORDER.index(path.name) if ours else len(PREFLIGHT_ORDER)
+        rank = PREFLIGHT_ORDER.index(path.name) if _our_preflight_file(path) else len(PREFLIGHT_ORDER)
     return order.get(phase, -1), rank
+
+
+@functools.lru_cache(maxsize=256)
+def _our_preflight_file(path: Path) -> bool:
+    """One of tests/preflight's files named in PREFLIGHT_ORDER, wherever the checkout is (symlinks resolved)."""
+    return path.name in PREFLIGHT_ORDER and path.resolve().parent == SUITE_DIR / "preflight"
 
 
 @pytest.fixture(scope="session")

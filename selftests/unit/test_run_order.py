@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from types import SimpleNamespace
 
-from publik_acceptance.pytest_plugin import PHASES, PREFLIGHT_ORDER, SUITE_DIR, _run_order
+from publik_acceptance.pytest_plugin import PHASES, PREFLIGHT_ORDER, SUITE_DIR, _our_preflight_file, _run_order
 
 
 def test_checks_run_phase_by_phase_and_the_preflight_as_its_evidence_comes_in(tmp_path: Path) -> None:
@@ -33,3 +33,10 @@ def test_checks_run_phase_by_phase_and_the_preflight_as_its_evidence_comes_in(tm
     # Network-free checks first, the TLS+HTTP probes (the longest to gather on a fleet) last.
     assert PREFLIGHT_ORDER[0] == "test_recipe.py" and PREFLIGHT_ORDER[-2:] == ("test_tls.py", "test_http.py")
     assert {p.name for p in (SUITE_DIR / "preflight").glob("test_*.py")} == set(PREFLIGHT_ORDER)
+
+
+def test_our_preflight_files_are_known_through_a_symlinked_checkout(tmp_path: Path) -> None:
+    checkout = tmp_path / "checkout"
+    checkout.symlink_to(SUITE_DIR.parent, target_is_directory=True)
+    assert _our_preflight_file(checkout / "tests" / "preflight" / "test_dns.py")
+    assert not _our_preflight_file(tmp_path / "site_checks" / "preflight" / "test_dns.py")
