@@ -44,8 +44,8 @@ def machine_cpu() -> float:
     """CPU seconds every process of this machine has used so far, on all its cores (/proc/stat)."""
     with open("/proc/stat", encoding="ascii") as fh:
         fields = fh.readline().split()[1:]
-    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(v) for v in fields[:8])
-    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+    user, nice, system, _idle, _iowait, irq, softirq = (int(v) for v in fields[:7])
+    return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")  # not steal: another VM's
 
 
 def one_round(plan: Plan, federation: bool) -> tuple[float, int, int, float, float]:
