@@ -202,3 +202,44 @@ def test_a_proxycommand_token_stays_one_argument_whatever_the_name_holds(tmp_pat
     # Hostile HostName: filled into the command after it is split into words, it cannot add an option.
     config = _config(tmp_path, 'Host x\n    HostName "10.0.0.1 -oProxyCommand=evil"\n    ProxyCommand nc %h %p\n')
     assert config.route("x").proxy_command == "nc '10.0.0.1 -oProxyCommand=evil' 22"
+
+
+def test_include_is_followed_as_ssh_follows_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bastion defined in an included file is honoured (paramiko alone skips Include): globs in
+    lexical order, ~/.ssh for a relative path, several patterns, a pattern matching nothing skipped,
+    an Include inside a Host block applying under it, and that block going on after it."""
+    home = tmp_path / "home"
+    (home / ".ssh" / "config.d").mkdir(parents=True)
+    monkeypatch.setenv("HOME", str(home))
+    (home / ".ssh" / "config.d" / "10-bastion.conf").write_text(
+        "Host jump\n    HostName bastion.example.fr\n    User relay\n")
+    (home / ".ssh" / "config.d" / "20-servers.conf").write_text(
+        "Host app1\n    HostName 10.1.0.5\n    ProxyJump jump\n")
+    (tmp_path / "db-port.conf").write_text("Port 2222\n")
+    (tmp_path / "others.conf").write_text("Host other\n    HostName 10.9.9.9\n")
+    config = _config(tmp_path, f"""
+Include config.d/*.conf nothing-here-*.conf
+Host db1
+    Include {tmp_path / "db-port.conf"} "{tmp_path / "others.conf"}"
+    HostName 10.1.0.9
+""")
+    route = config.route("app1", None, "root")
+    assert [(h.host, h.port, h.user) for h in route.hops] == [("bastion.example.fr", 22, "relay"),
+                                                              ("10.1.0.5", 22, "root")]
+    db = config.route("db1", None, "root")
+    # others.conf opened a Host block of its own: db1's block goes on after the Include, as in ssh
+    assert (db.server.host, db.server.port, db.bastions) == ("10.1.0.9", 2222, ())
+    assert config.route("other", None, "root").server.host == "10.9.9.9"
+    assert config.route("app2", None, "root").server.port == 22  # the included Port applies under db1 only
+
+
+def test_an_include_loop_or_an_unreadable_include_is_one_line_naming_the_file(tmp_path: Path) -> None:
+    loop = tmp_path / "ssh_config"
+    loop.write_text(f"Include {loop}\n")
+    with pytest.raises(SshConfigError, match=r"^ssh\.config .*ssh_config: Include nested more than 16 deep"):
+        SshConfig(loop)
+    (tmp_path / "locked.conf").write_bytes(b"\xff\xfe not utf-8")
+    broken = tmp_path / "broken_config"
+    broken.write_text(f"Include {tmp_path / 'locked.conf'}\n")
+    with pytest.raises(SshConfigError, match=r"broken_config \(included: .*locked\.conf\): cannot read it"):
+        SshConfig(broken)

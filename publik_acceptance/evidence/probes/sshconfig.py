@@ -4,7 +4,8 @@ For a server: its HostName, Port, User, IdentityFile (several), IdentitiesOnly a
 and the way there: `ProxyJump` (bastions, comma-separated, `[user@]host[:port]` or `ssh://…`, each
 looked up in the same file; the first bastion's own ProxyJump or ProxyCommand is honoured, the later
 ones' are not, as `ssh -J` does) or `ProxyCommand` (%h %p %r %n %% expanded; run without a shell).
-Whichever of the two the file gives first wins, as in ssh. What the environment file says itself (a
+Whichever of the two the file gives first wins, as in ssh. `Include` is followed as ssh follows it
+(paramiko alone skips it). What the environment file says itself (a
 server's user, port and key) comes before the ssh_config, as ssh's command-line options do.
 
 Pure: reading the file and resolving names here never touches the network.
@@ -13,6 +14,7 @@ Pure: reading the file and resolving names here never touches the network.
 from __future__ import annotations
 
 import getpass
+import glob
 import os
 import re
 import shlex
@@ -23,6 +25,7 @@ from pathlib import Path
 import paramiko
 
 MAX_HOPS = 8  # bastions on one route: more is a ProxyJump loop, not a network
+MAX_INCLUDE_DEPTH = 16  # as ssh's own limit: deeper is a file including itself
 SSH_PORT = 22
 
 
@@ -99,12 +102,9 @@ class SshConfig:
         self._config = _ParamikoConfig()
         if path is None:
             return
+        lines = _with_includes(Path(path), Path(path), 0)
         try:
-            text = Path(path).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise SshConfigError(f"ssh.config {path}: cannot read it ({exc})") from None
-        try:
-            self._config.parse(text.splitlines(keepends=True))  # any iterable of lines
+            self._config.parse(lines)  # any iterable of lines
         except (paramiko.ssh_exception.ConfigParseError, ValueError) as exc:
             raise SshConfigError(f"ssh.config {path}: {exc}") from None
 
@@ -206,6 +206,51 @@ class SshConfig:
 
     def _where(self, host: str) -> str:
         return f"ssh.config {self.path}, Host {host}"
+
+
+_BLOCK = re.compile(r"\s*(host|match)(\s|=)", re.IGNORECASE)
+_INCLUDE = re.compile(r"\s*include(?:\s*=\s*|\s+)(.*)$", re.IGNORECASE | re.DOTALL)
+
+
+def _with_includes(path: Path, root: Path, depth: int) -> list[str]:
+    """The lines of `path` with each `Include` replaced by the files it names, as ssh reads them
+    (paramiko ignores the keyword, which would silently lose a bastion defined in an included file):
+    several patterns per line, globs in lexical order, `~` expanded, a relative path under ~/.ssh (ssh's
+    rule for a user's configuration), a file that matches nothing skipped, at most MAX_INCLUDE_DEPTH
+    levels. An Include inside a Host or Match block applies under it; after the included lines the
+    block that held the Include goes on, as in ssh, even if the included file opened blocks of its own."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        where = f" (included: {path})" if path != root else ""
+        raise SshConfigError(f"ssh.config {root}{where}: cannot read it ({exc})") from None
+    lines: list[str] = []
+    block = "Host *\n"  # what the lines at the top of a file apply to
+    for line in text.splitlines(keepends=True):
+        found = _INCLUDE.match(line)
+        if found is None:
+            if _BLOCK.match(line):
+                block = line if line.endswith("\n") else line + "\n"
+            lines.append(line if line.endswith("\n") else line + "\n")
+            continue
+        if depth >= MAX_INCLUDE_DEPTH:
+            raise SshConfigError(f"ssh.config {root}: Include nested more than {MAX_INCLUDE_DEPTH} deep "
+                                 f"(at {path}): a file includes itself")
+        try:
+            patterns = shlex.split(found.group(1), comments=True)
+        except ValueError as exc:
+            raise SshConfigError(f"ssh.config {root}: Include in {path}: {exc}") from None
+        included: list[str] = []
+        for pattern in patterns:
+            expanded = Path(os.path.expanduser(pattern))
+            if not expanded.is_absolute():
+                expanded = Path(os.path.expanduser("~/.ssh")) / expanded
+            for match in sorted(glob.glob(str(expanded))):
+                included += _with_includes(Path(match), root, depth + 1)
+        lines += included
+        if any(_BLOCK.match(line) for line in included):
+            lines.append(block)  # back to the block that held the Include
+    return lines
 
 
 def _first_proxy(entry: paramiko.SSHConfigDict) -> tuple[str, str] | None:
