@@ -267,6 +267,25 @@ def test_a_proxycommand_that_does_not_start(tmp_path: Path, servers: dict[str, F
     assert refused.value.hopeless
 
 
+def test_what_a_failing_proxycommand_says_is_in_the_error_printable(tmp_path: Path,
+                                                                    servers: dict[str, FakeSsh]) -> None:
+    (tmp_path / "failing.py").write_text(
+        "import sys\n"
+        "sys.stderr.write('x' * 200000)\n"  # more than a pipe holds: it must be read as it comes
+        "sys.stderr.write('\\nssh: Could not resolve hostname jump.example.fr\\x1b[31m\\n')\n"
+        "sys.exit(255)\n")
+    pool = _pool(tmp_path, servers, f"Host app\n    ProxyCommand {sys.executable} {tmp_path / 'failing.py'} %h\n",
+                 known=("app",))
+    try:
+        with pytest.raises(RemoteError) as failed:
+            pool.run("hobo", "true")
+    finally:
+        pool.close()
+    text = str(failed.value)
+    assert "(the ProxyCommand said: ssh: Could not resolve hostname jump.example.fr?[31m)" in text, text
+    assert "\x1b" not in text
+
+
 def test_trust_on_first_use_pins_and_lists_the_bastions_keys(tmp_path: Path, servers: dict[str, FakeSsh]) -> None:
     _pool(tmp_path, servers, TWO_BASTIONS, known=())  # writes the files; accept is set below
     data = yaml.safe_load((tmp_path / "environment.yml").read_text())

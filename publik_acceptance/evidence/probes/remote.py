@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import os
+import select
 import socket
 import subprocess
 import threading
@@ -91,7 +93,53 @@ class _RecordingAcceptPolicy(paramiko.MissingHostKeyPolicy):
 
 
 class _ProxyCommand(paramiko.ProxyCommand):
-    """paramiko's ProxyCommand, reaped when closed (paramiko only signals it, leaving a zombie and its pipes)."""
+    """paramiko's ProxyCommand, reaped when closed (paramiko only signals it, leaving a zombie and its pipes),
+    with its stderr read as it comes: paramiko pipes it and never reads it, so a chatty proxy would block on a
+    full pipe, and what a failing one says ("Could not resolve hostname …") was lost. The last STDERR_KEPT
+    bytes are kept for the error message."""
+
+    STDERR_KEPT = 2048
+
+    def __init__(self, command_line: str) -> None:
+        super().__init__(command_line)
+        self._stderr = b""
+        self._reader = threading.Thread(target=self._drain_stderr, name="proxycommand-stderr", daemon=True)
+        self._reader.start()
+
+    def _drain_stderr(self) -> None:
+        """Until the proxy's end of the pipe closes; this thread alone closes ours (never under a read
+        in progress, whose descriptor could otherwise be reused by another connection meanwhile)."""
+        pipe = self.process.stderr
+        if pipe is None:
+            return
+        try:
+            fd = pipe.fileno()
+            with contextlib.suppress(OSError):
+                while chunk := os.read(fd, 4096):
+                    self._stderr = (self._stderr + chunk)[-self.STDERR_KEPT:]
+        finally:
+            pipe.close()
+
+    def recv(self, size: int) -> bytes:
+        """What the proxy wrote, up to `size` bytes, as a socket gives it: what is there, b"" once it has
+        ended (paramiko's own recv waits to fill `size` and, on a proxy that has exited, spins on the end
+        of its output until the timeout, a core busy all the while)."""
+        stdout = self.process.stdout
+        if stdout is None:
+            return b""
+        ready, _, _ = select.select([stdout], [], [], self.timeout)
+        if not ready:
+            raise TimeoutError("no answer from the ProxyCommand")
+        return os.read(stdout.fileno(), size)
+
+    def said(self) -> str:
+        """Its last stderr line, printable only (it goes to the console and the report), or "". A proxy
+        that has ended is given a moment for its reader to take its last words; a running one is not waited."""
+        if self.process.poll() is not None:
+            self._reader.join(timeout=0.5)
+        lines = [line.strip() for line in self._stderr.decode("utf-8", "replace").splitlines() if line.strip()]
+        last = lines[-1] if lines else ""
+        return "".join(c if c.isprintable() else "?" for c in last)[:300]
 
     def close(self) -> None:
         with contextlib.suppress(ProcessLookupError):
@@ -101,9 +149,14 @@ class _ProxyCommand(paramiko.ProxyCommand):
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait(timeout=2)
-        for pipe in (self.process.stdin, self.process.stdout, self.process.stderr):
+        for pipe in (self.process.stdin, self.process.stdout):  # stderr: its reader closes it at EOF
             if pipe is not None:
                 pipe.close()
+
+
+def _proxy_said(sock: object) -> str:
+    """What the ProxyCommand under a failed connection wrote on its stderr, or ""."""
+    return sock.said() if isinstance(sock, _ProxyCommand) else ""
 
 
 @dataclass
@@ -190,7 +243,13 @@ class SshPool:
                 where = (f"ssh {route.server.label}" if count == len(route.hops)
                          else f"ssh {route.server.label} via bastion {hop.label}")
                 sock = self._way_to(route, count, where)
-                client = self._connect(hop, sock, where, bastion=count < len(route.hops))
+                try:
+                    client = self._connect(hop, sock, where, bastion=count < len(route.hops))
+                except RemoteError as exc:
+                    said = _proxy_said(sock)
+                    if not said:
+                        raise
+                    raise RemoteError(f"{exc} (the ProxyCommand said: {said})", hopeless=exc.hopeless) from None
                 self._clients[key] = client
             return client
 
