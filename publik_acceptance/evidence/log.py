@@ -40,10 +40,18 @@ def collect() -> list[Evidence]:
     return items
 
 
+_FIELDS: dict[type, tuple[str, ...]] = {}  # a dataclass's field names, looked up once per class
+
+
 def plain(value: Any) -> Any:
     """A JSON-friendly copy: dataclasses as dicts, datetimes as ISO strings, bytes as their size."""
+    if value is None or type(value) in (str, int, float, bool):  # most leaves: nothing to convert
+        return value
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        names = _FIELDS.get(type(value))
+        if names is None:
+            names = _FIELDS[type(value)] = tuple(f.name for f in dataclasses.fields(value))
+        return {name: plain(getattr(value, name)) for name in names}
     if isinstance(value, dict):
         return {str(k): plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple | set | frozenset):
