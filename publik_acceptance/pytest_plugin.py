@@ -253,7 +253,8 @@ def deadline_refusal(config: pytest.Config, what: str) -> str | None:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    evidence_log.start()
+    if PLAN_KEY in item.config.stash:  # a suite run: its checks record evidence for the report
+        evidence_log.start()
     refusal = deadline_refusal(item.config, "this check")
     if refusal:  # before any fixture: nothing of this check runs, nothing waits
         pytest.fail(refusal, pytrace=False)
@@ -265,7 +266,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
     if call.excinfo is not None and isinstance(call.excinfo.value, RemoteError):
         # Its message is the whole story (server, what failed, the to-do): no traceback around it.
         report.longrepr = str(call.excinfo.value)
-    if call.when == "call" or (call.when == "setup" and report.outcome != "passed"):
+    if PLAN_KEY in item.config.stash and (call.when == "call" or (call.when == "setup" and report.outcome != "passed")):
+        # Only in a suite run: any other pytest run (our self-tests, a user's own under -n) has no report of
+        # ours to carry it to, and pytest-xdist cannot send these dataclasses (sharding.py does, for ours).
         report.publik_evidence = evidence_log.collect()
     return report
 
