@@ -96,6 +96,7 @@ class _Pair:
         self.timer: asyncio.TimerHandle | None = None
         self.slot = False  # holds one of the MAX_TCP slots
         self.closed = False
+        self.admission: asyncio.Task[None] | None = None  # held here: the loop keeps only weak references
 
     def touch(self) -> None:
         self.last = self.loop.time()
@@ -162,7 +163,7 @@ def tcp_handler(upstream: tuple[str, int], delay: float, slots: asyncio.Semaphor
             super().connection_made(transport)
             assert self.transport is not None
             self.transport.pause_reading()
-            asyncio.get_running_loop().create_task(self.admit())
+            self.pair.admission = asyncio.get_running_loop().create_task(self.admit())
 
         async def admit(self) -> None:
             pair = self.pair
