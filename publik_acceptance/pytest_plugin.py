@@ -508,21 +508,26 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     kept: list[pytest.Item] = []
     deselected: list[pytest.Item] = []
     site = site_dir(config)
+    ranks: dict[Path, tuple[int, int]] = {}  # each file's place in the run: thousands of checks share a few files
     for item in items:
         _check_roles(item)
-        phase = phase_of(Path(str(item.path)), site)
+        path = Path(str(item.path))
+        phase = phase_of(path, site)
+        # Asked only where it matters: resolve() is a system call per part of the path.
+        in_site = phase in (None, "postdeploy") and site is not None and site in path.resolve().parents
+        if path not in ranks:
+            ranks[path] = _run_order(path, phase, order)
         if phase is None:
             # In the site's folder, only preflight/ and postdeploy/ hold checks (the rest: its helpers).
-            (deselected if site is not None and site in Path(str(item.path)).resolve().parents else kept).append(item)
+            (deselected if in_site else kept).append(item)
             continue
         item.add_marker(getattr(pytest.mark, phase))
-        if phase == "postdeploy" and site is not None and site in Path(str(item.path)).resolve().parents:
+        if phase == "postdeploy" and in_site:
             _waits_for_deployment(item)
         (kept if phase in wanted else deselected).append(item)
     if deselected:
         config.hook.pytest_deselected(items=deselected)
-    ranks: dict[object, tuple[int, int]] = {}  # by file: thousands of checks share a few files
-    kept.sort(key=lambda item: ranks.get(item.path) or ranks.setdefault(item.path, _run_order(item, order, site)))
+    kept.sort(key=lambda item: ranks[Path(str(item.path))])
     items[:] = kept
 
 
@@ -535,17 +540,14 @@ def _waits_for_deployment(item: pytest.Item) -> None:
         names.append("deployment")
 
 
-def _run_order(item: pytest.Item, order: dict[str, int], site: Path | None) -> tuple[int, int]:
+def _run_order(path: Path, phase: str | None, order: dict[str, int]) -> tuple[int, int]:
     """Deployment order of phases; within the preflight, ours in PREFLIGHT_ORDER, then the site's."""
-    path = Path(str(item.path))
-    phase = phase_of(path, site) or ""
     rank = 0
     if phase == "preflight":
         rank = PREFLIGHT_ORDER.index(path.name) if _our_preflight_file(path) else len(PREFLIGHT_ORDER)
-    return order.get(phase, -1), rank
+    return order.get(phase or "", -1), rank
 
 
-@functools.lru_cache(maxsize=256)
 def _our_preflight_file(path: Path) -> bool:
     """One of tests/preflight's files named in PREFLIGHT_ORDER, wherever the checkout is (symlinks resolved)."""
     return path.name in PREFLIGHT_ORDER and path.resolve().parent == SUITE_DIR / "preflight"

@@ -4,9 +4,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from types import SimpleNamespace
 
-from publik_acceptance.pytest_plugin import PHASES, PREFLIGHT_ORDER, SUITE_DIR, _our_preflight_file, _run_order
+from publik_acceptance.pytest_plugin import (
+    PHASES,
+    PREFLIGHT_ORDER,
+    SUITE_DIR,
+    _our_preflight_file,
+    _run_order,
+    phase_of,
+)
 
 
 def test_checks_run_phase_by_phase_and_the_preflight_as_its_evidence_comes_in(tmp_path: Path) -> None:
@@ -26,8 +32,8 @@ def test_checks_run_phase_by_phase_and_the_preflight_as_its_evidence_comes_in(tm
         SUITE_DIR / "preflight" / "test_dns.py",
     ]
     order = {phase: i for i, phase in enumerate(PHASES)}
-    ran = sorted((SimpleNamespace(path=f) for f in files), key=lambda item: _run_order(item, order, site))
-    names = [item.path.name for item in ran]
+    ran = sorted(files, key=lambda path: _run_order(path, phase_of(path, site), order))
+    names = [path.name for path in ran]
     assert names[:len(PREFLIGHT_ORDER)] == list(PREFLIGHT_ORDER)
     assert names[len(PREFLIGHT_ORDER):] == ["test_ntp.py", "test_cook.py", "test_pages.py", "test_backups.py"]
     # Network-free checks first, the TLS+HTTP probes (the longest to gather on a fleet) last.
