@@ -209,7 +209,7 @@ class SshConfig:
 
 
 _BLOCK = re.compile(r"\s*(host|match)(\s|=)", re.IGNORECASE)
-_INCLUDE = re.compile(r"\s*include(?:\s*=\s*|\s+)(.*)$", re.IGNORECASE | re.DOTALL)
+_INCLUDE = re.compile(r"\s*include(?:\s*=\s*|\s+)(.*)$", re.IGNORECASE)
 
 
 def _with_includes(path: Path, root: Path, depth: int) -> list[str]:
@@ -226,12 +226,12 @@ def _with_includes(path: Path, root: Path, depth: int) -> list[str]:
         raise SshConfigError(f"ssh.config {root}{where}: cannot read it ({exc})") from None
     lines: list[str] = []
     block = "Host *\n"  # what the lines at the top of a file apply to
-    for line in text.splitlines(keepends=True):
+    for line in text.splitlines():
         found = _INCLUDE.match(line)
         if found is None:
             if _BLOCK.match(line):
-                block = line if line.endswith("\n") else line + "\n"
-            lines.append(line if line.endswith("\n") else line + "\n")
+                block = line + "\n"
+            lines.append(line + "\n")
             continue
         if depth >= MAX_INCLUDE_DEPTH:
             raise SshConfigError(f"ssh.config {root}: Include nested more than {MAX_INCLUDE_DEPTH} deep "
