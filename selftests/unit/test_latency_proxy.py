@@ -29,6 +29,17 @@ async def _echo_upstream() -> tuple[asyncio.Server, int]:
     return server, server.sockets[0].getsockname()[1]
 
 
+async def _ask(port: int, body: bytes) -> bool:
+    """Send `body` through the proxy, half-close, and whether the upstream's answer is its digest."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(body)
+    await writer.drain()
+    writer.write_eof()  # the upstream answers only once it sees the end: the half-close must pass
+    answer = await asyncio.wait_for(reader.read(), 30)
+    writer.close()
+    return answer.decode() == hashlib.sha256(body).hexdigest()
+
+
 async def _proxy(upstream_port: int, slots: asyncio.Semaphore) -> tuple[asyncio.Server, int]:
     loop = asyncio.get_running_loop()
     server = await loop.create_server(tcp_handler(("127.0.0.1", upstream_port), DELAY, slots), "127.0.0.1", 0)
@@ -42,15 +53,8 @@ def test_bytes_pass_untouched_after_the_delay_and_a_half_close_is_passed_on() ->
         proxy, port = await _proxy(upstream_port, slots)
         payload = os.urandom(8 * 1024 * 1024)  # far more than the transports buffer: back-pressure works
         started = time.monotonic()
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        writer.write(payload)
-        await writer.drain()
-        writer.write_eof()  # the upstream answers only once it sees the end: the half-close must pass
-        answer = await asyncio.wait_for(reader.read(), 30)
-        elapsed = time.monotonic() - started
-        writer.close()
-        assert answer.decode() == hashlib.sha256(payload).hexdigest()
-        assert elapsed >= DELAY
+        assert await _ask(port, payload)
+        assert time.monotonic() - started >= DELAY
         await asyncio.sleep(0.05)
         assert slots._value == 8, "a finished connection gives its slot back"
         proxy.close()
@@ -65,16 +69,7 @@ def test_many_connections_at_once_each_get_their_own_answer() -> None:
         slots = asyncio.Semaphore(4)  # fewer slots than connections: the rest wait their turn
         proxy, port = await _proxy(upstream_port, slots)
 
-        async def one(i: int) -> bool:
-            reader, writer = await asyncio.open_connection("127.0.0.1", port)
-            body = f"request {i}".encode() * 100
-            writer.write(body)
-            writer.write_eof()
-            answer = await asyncio.wait_for(reader.read(), 30)
-            writer.close()
-            return answer.decode() == hashlib.sha256(body).hexdigest()
-
-        assert all(await asyncio.gather(*(one(i) for i in range(20))))
+        assert all(await asyncio.gather(*(_ask(port, f"request {i}".encode() * 100) for i in range(20))))
         await asyncio.sleep(0.05)
         assert slots._value == 4
         proxy.close()
